@@ -1,0 +1,33 @@
+//! Generated protobuf types and gRPC stubs of the Filieris API.
+//!
+//! One crate compiles every package so that all services and the gateway share
+//! the same types and the same descriptor set.
+#![allow(clippy::all, clippy::pedantic, missing_docs)]
+
+/// Encoded `FileDescriptorSet` of every package (reflection, REST transcoding, OpenAPI).
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/filieris_descriptor.bin"));
+
+pub mod google {
+    pub mod api {
+        tonic::include_proto!("google.api");
+    }
+    pub mod rpc {
+        tonic::include_proto!("google.rpc");
+    }
+}
+
+pub mod filieris {
+    pub mod r#type {
+        pub mod v1 {
+            tonic::include_proto!("filieris.r#type.v1");
+        }
+    }
+    pub mod registry {
+        pub mod v1 {
+            tonic::include_proto!("filieris.registry.v1");
+        }
+    }
+}
+
+pub use filieris::registry::v1 as registry;
+pub use filieris::r#type::v1 as types;

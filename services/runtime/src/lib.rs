@@ -1,0 +1,24 @@
+//! Shared runtime of every Filieris service.
+//!
+//! Everything a service needs besides its domain lives here, once: configuration
+//! from the environment, telemetry, the PostgreSQL pool and migrations, the
+//! mapping of errors to `google.rpc.Status`, keyset page tokens, the caller
+//! identity sent by the gateway, audit records, `request_id` idempotency, the
+//! change feed, gRPC health and the server itself.
+
+pub mod audit;
+pub mod changes;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod identity;
+pub mod idempotency;
+pub mod pagination;
+pub mod server;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::{ApiError, ErrorCode};
+pub use identity::Identity;
