@@ -8,9 +8,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// An amount in euro cents. Serialises as a plain integer.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Cents(pub i64);
 
@@ -63,18 +61,10 @@ impl Cents {
         let magnitude = units
             .bytes()
             .chain(padded)
-            .try_fold(0u64, |acc, b| {
-                acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-            })
+            .try_fold(0u64, |acc, b| acc.checked_mul(10)?.checked_add(u64::from(b - b'0')))
             .ok_or(CentsError::Overflow)?;
-        let signed = if negative {
-            -i128::from(magnitude)
-        } else {
-            i128::from(magnitude)
-        };
-        i64::try_from(signed)
-            .map(Cents)
-            .map_err(|_| CentsError::Overflow)
+        let signed = if negative { -i128::from(magnitude) } else { i128::from(magnitude) };
+        i64::try_from(signed).map(Cents).map_err(|_| CentsError::Overflow)
     }
 }
 
@@ -120,36 +110,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_amounts() {
-        for input in [
-            "", "-", ".", "-.5", ".5", "12.", "+12", "1 234.56", "1,5", "1234,56", "1e3", "12.-5",
-            "--1", "1.2.3", " 1", "NaN", "١٢",
-        ] {
-            assert_eq!(
-                Cents::from_euros_str(input),
-                Err(CentsError::Format),
-                "{input:?}"
-            );
+        for input in
+            ["", "-", ".", "-.5", ".5", "12.", "+12", "1 234.56", "1,5", "1234,56", "1e3", "12.-5", "--1", "1.2.3", " 1", "NaN", "١٢"]
+        {
+            assert_eq!(Cents::from_euros_str(input), Err(CentsError::Format), "{input:?}");
         }
-        assert_eq!(
-            Cents::from_euros_str("1.234"),
-            Err(CentsError::TooManyDecimals)
-        );
-        assert_eq!(
-            Cents::from_euros_str("0.001"),
-            Err(CentsError::TooManyDecimals)
-        );
-        assert_eq!(
-            Cents::from_euros_str("92233720368547758.08"),
-            Err(CentsError::Overflow)
-        );
-        assert_eq!(
-            Cents::from_euros_str("-92233720368547758.09"),
-            Err(CentsError::Overflow)
-        );
-        assert_eq!(
-            Cents::from_euros_str(&"9".repeat(40)),
-            Err(CentsError::Overflow)
-        );
+        assert_eq!(Cents::from_euros_str("1.234"), Err(CentsError::TooManyDecimals));
+        assert_eq!(Cents::from_euros_str("0.001"), Err(CentsError::TooManyDecimals));
+        assert_eq!(Cents::from_euros_str("92233720368547758.08"), Err(CentsError::Overflow));
+        assert_eq!(Cents::from_euros_str("-92233720368547758.09"), Err(CentsError::Overflow));
+        assert_eq!(Cents::from_euros_str(&"9".repeat(40)), Err(CentsError::Overflow));
     }
 
     #[test]
@@ -177,10 +147,7 @@ mod tests {
     #[test]
     fn serde_as_integer() {
         assert_eq!(serde_json::to_string(&Cents(-5)).unwrap(), "-5");
-        assert_eq!(
-            serde_json::from_str::<Cents>("123456").unwrap(),
-            Cents(123_456)
-        );
+        assert_eq!(serde_json::from_str::<Cents>("123456").unwrap(), Cents(123_456));
         assert!(serde_json::from_str::<Cents>("\"12.34\"").is_err());
     }
 }

@@ -7,34 +7,22 @@ use thiserror::Error;
 /// An identifier broke a REJECT rule.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum IdError {
-    #[error(
-        "FINESS must have exactly 9 characters once spaces, dots and hyphens are removed; found {found} (rule F1)"
-    )]
+    #[error("FINESS must have exactly 9 characters once spaces, dots and hyphens are removed; found {found} (rule F1)")]
     FinessLength { found: usize },
-    #[error(
-        "FINESS starts with {found:?}, which is not a department code: expected 01-19, 21-95, 2A, 2B, 97 or 98 (rule F2)"
-    )]
+    #[error("FINESS starts with {found:?}, which is not a department code: expected 01-19, 21-95, 2A, 2B, 97 or 98 (rule F2)")]
     FinessDepartment { found: String },
     #[error("FINESS characters 3 to 9 must be digits; character {position} is not (rule F3)")]
     FinessNotDigit { position: usize },
     #[error("FINESS check digit is wrong (Luhn key, rule F6)")]
     FinessKey,
-    #[error(
-        "FINESS check digit is wrong for a Corsican number (Luhn key with 2A read as 21 and 2B as 22, rule F7)"
-    )]
+    #[error("FINESS check digit is wrong for a Corsican number (Luhn key with 2A read as 21 and 2B as 22, rule F7)")]
     FinessCorsicanKey,
 
-    #[error(
-        "FINESS without key must have exactly 8 characters once spaces, dots and hyphens are removed; found {found} (rule E1)"
-    )]
+    #[error("FINESS without key must have exactly 8 characters once spaces, dots and hyphens are removed; found {found} (rule E1)")]
     Finess8Length { found: usize },
-    #[error(
-        "FINESS without key starts with {found:?}, which is not a department code: expected 01-19, 21-95, 2A, 2B, 97 or 98 (rule E2)"
-    )]
+    #[error("FINESS without key starts with {found:?}, which is not a department code: expected 01-19, 21-95, 2A, 2B, 97 or 98 (rule E2)")]
     Finess8Department { found: String },
-    #[error(
-        "FINESS without key: characters 3 to 8 must be digits; character {position} is not (rule E3)"
-    )]
+    #[error("FINESS without key: characters 3 to 8 must be digits; character {position} is not (rule E3)")]
     Finess8NotDigit { position: usize },
 
     #[error("SIREN must be exactly 9 digits once spaces, dots and hyphens are removed (rule S1)")]
@@ -44,15 +32,11 @@ pub enum IdError {
 
     #[error("SIRET must be exactly 14 digits once spaces, dots and hyphens are removed (rule T1)")]
     SiretFormat,
-    #[error(
-        "SIRET of La Poste (starting 356000000) is wrong: the sum of its 14 digits must be a multiple of 5 (rule T2)"
-    )]
+    #[error("SIRET of La Poste (starting 356000000) is wrong: the sum of its 14 digits must be a multiple of 5 (rule T2)")]
     SiretLaPosteSum,
     #[error("SIRET check digit is wrong (Luhn key, rule T3)")]
     SiretKey,
-    #[error(
-        "SIRET starts with a SIREN (first 9 digits) whose check digit is wrong (Luhn key, rule S2)"
-    )]
+    #[error("SIRET starts with a SIREN (first 9 digits) whose check digit is wrong (Luhn key, rule S2)")]
     SiretSirenKey,
     #[error("SIRET {siret} does not belong to SIREN {siren}: its first 9 digits differ (rule T4)")]
     SiretSirenMismatch { siret: String, siren: String },
@@ -69,10 +53,7 @@ pub enum IdError {
     )]
     NirLength { found: usize },
     #[error("NIR character {position} is invalid: expected {expected} (rule N2)")]
-    NirCharacter {
-        position: usize,
-        expected: &'static str,
-    },
+    NirCharacter { position: usize, expected: &'static str },
     #[error("NIR key (last 2 digits) does not match the first 13 characters (rule N3)")]
     NirKey,
 }
@@ -114,17 +95,11 @@ pub enum IdWarning {
         "FINESS of an overseas department (97) has {found:?} as character 4 where 1 to 5 is expected (Guadeloupe, Martinique, Guyane, Réunion, Saint-Pierre-et-Miquelon); check the number (rule F5)"
     )]
     FinessOverseasCharacter { found: char },
-    #[error(
-        "NIR sex digit is neither 1 nor 2 (7 and 8 mark temporary numbers); check the number (rule N4)"
-    )]
+    #[error("NIR sex digit is neither 1 nor 2 (7 and 8 mark temporary numbers); check the number (rule N4)")]
     NirSex,
-    #[error(
-        "NIR birth month is outside 01-12 (used for incomplete civil records); check the number (rule N4)"
-    )]
+    #[error("NIR birth month is outside 01-12 (used for incomplete civil records); check the number (rule N4)")]
     NirMonth,
-    #[error(
-        "RPPS check digit is wrong (Luhn key, rule R2); accepted only because test numbers are allowed"
-    )]
+    #[error("RPPS check digit is wrong (Luhn key, rule R2); accepted only because test numbers are allowed")]
     RppsKey,
 }
 

@@ -47,11 +47,7 @@ fn check_prefix(chars: &[char]) -> Result<(), PrefixFault> {
 fn is_department(code: &str) -> bool {
     match code {
         "2A" | "2B" => true,
-        _ => {
-            code.len() == 2
-                && code.bytes().all(|b| b.is_ascii_digit())
-                && matches!(code.parse::<u8>(), Ok(1..=19 | 21..=95 | 97 | 98))
-        }
+        _ => code.len() == 2 && code.bytes().all(|b| b.is_ascii_digit()) && matches!(code.parse::<u8>(), Ok(1..=19 | 21..=95 | 97 | 98)),
     }
 }
 
@@ -89,11 +85,7 @@ impl Finess {
             PrefixFault::NotDigit(position) => IdError::FinessNotDigit { position },
         })?;
         if !luhn::is_valid(&luhn_form(&value)) {
-            return Err(if is_corsican(&value) {
-                IdError::FinessCorsicanKey
-            } else {
-                IdError::FinessKey
-            });
+            return Err(if is_corsican(&value) { IdError::FinessCorsicanKey } else { IdError::FinessKey });
         }
 
         let mut warnings = Vec::new();
@@ -139,10 +131,7 @@ impl Finess {
 
     /// The keyless 8-character form used to join with SNDS data (rule E4).
     pub fn finess8(&self) -> Finess8 {
-        Finess8 {
-            prefix: self.0.get(..8).unwrap_or_default().to_owned(),
-            full: self.clone(),
-        }
+        Finess8 { prefix: self.0.get(..8).unwrap_or_default().to_owned(), full: self.clone() }
     }
 }
 
@@ -159,8 +148,7 @@ impl Finess8 {
             PrefixFault::NotDigit(position) => IdError::Finess8NotDigit { position },
         })?;
         // Characters are digits after the F2 substitution, so a key always exists.
-        let key = luhn::check_digit(&luhn_form(&prefix))
-            .ok_or(IdError::Finess8NotDigit { position: 1 })?;
+        let key = luhn::check_digit(&luhn_form(&prefix)).ok_or(IdError::Finess8NotDigit { position: 1 })?;
         let full = Finess(format!("{prefix}{key}"));
         Ok(Self { prefix, full })
     }
@@ -272,10 +260,7 @@ mod tests {
         // Prefix 97-0-9 is no overseas department: accepted with F5.
         let f = Finess::from_prefix("97090000").unwrap();
         let (_, warnings) = Finess::parse_with_warnings(f.as_str()).unwrap();
-        assert_eq!(
-            warnings.iter().map(IdWarning::rule).collect::<Vec<_>>(),
-            ["F5"]
-        );
+        assert_eq!(warnings.iter().map(IdWarning::rule).collect::<Vec<_>>(), ["F5"]);
         assert_eq!(f.insee_department(), "97");
     }
 
@@ -288,19 +273,13 @@ mod tests {
         assert_eq!(d("970100228").department(), "97");
         assert_eq!(d("970100228").insee_department(), "971");
         assert_eq!(d("970408589").insee_department(), "974");
-        assert_eq!(
-            Finess::from_prefix("98000001").unwrap().insee_department(),
-            "976"
-        );
+        assert_eq!(Finess::from_prefix("98000001").unwrap().insee_department(), "976");
     }
 
     #[test]
     fn finess_messages_name_the_rule() {
         let e = Finess::parse("750712185").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "FINESS check digit is wrong (Luhn key, rule F6)"
-        );
+        assert_eq!(e.to_string(), "FINESS check digit is wrong (Luhn key, rule F6)");
         let e = Finess::parse("200012342").unwrap_err();
         assert!(e.to_string().contains("\"20\""), "{e}");
         assert!(e.to_string().ends_with("(rule F2)"), "{e}");
@@ -345,14 +324,8 @@ mod tests {
 
     #[test]
     fn from_prefix_rebuilds_corsican_keys() {
-        assert_eq!(
-            Finess::from_prefix("2A000001").unwrap().as_str(),
-            "2A0000014"
-        );
-        assert_eq!(
-            Finess::from_prefix("2b000002").unwrap().as_str(),
-            "2B0000020"
-        );
+        assert_eq!(Finess::from_prefix("2A000001").unwrap().as_str(), "2A0000014");
+        assert_eq!(Finess::from_prefix("2b000002").unwrap().as_str(), "2B0000020");
         assert_eq!(Finess::from_prefix("2C000002").unwrap_err().rule(), "E2");
         assert_eq!(Finess::from_prefix("750712184").unwrap_err().rule(), "E1");
         // Every generated number parses back.

@@ -44,9 +44,7 @@ pub fn check_digit(body: &str) -> Option<u8> {
 
 /// Sum of the digits, unweighted (La Poste SIRET rule T2). `None` on a non-digit.
 pub(crate) fn digit_sum(digits: &str) -> Option<u32> {
-    digits.bytes().try_fold(0u32, |acc, b| {
-        b.is_ascii_digit().then(|| acc + u32::from(b - b'0'))
-    })
+    digits.bytes().try_fold(0u32, |acc, b| b.is_ascii_digit().then(|| acc + u32::from(b - b'0')))
 }
 
 #[cfg(test)]

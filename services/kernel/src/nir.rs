@@ -24,8 +24,7 @@ fn check_positions(chars: &[char]) -> Result<(), IdError> {
         match position {
             6 => {
                 let pair = (chars[5], chars[6]);
-                let ok = matches!(pair, ('2', 'A' | 'B'))
-                    || (pair.0.is_ascii_digit() && pair.1.is_ascii_digit());
+                let ok = matches!(pair, ('2', 'A' | 'B')) || (pair.0.is_ascii_digit() && pair.1.is_ascii_digit());
                 if !ok {
                     return Err(fault(6, DEPARTMENT));
                 }
@@ -79,10 +78,7 @@ impl Nir {
         if !matches!(chars[0], '1' | '2') {
             warnings.push(IdWarning::NirSex);
         }
-        if !matches!(
-            value.get(3..5).and_then(|m| m.parse::<u8>().ok()),
-            Some(1..=12)
-        ) {
+        if !matches!(value.get(3..5).and_then(|m| m.parse::<u8>().ok()), Some(1..=12)) {
             warnings.push(IdWarning::NirMonth);
         }
         Ok((Self(value), warnings))
@@ -94,9 +90,7 @@ impl Nir {
         let body = clean(body13);
         let chars: Vec<char> = body.chars().chain("00".chars()).collect();
         if chars.len() != 15 {
-            return Err(IdError::NirLength {
-                found: chars.len() - 2,
-            });
+            return Err(IdError::NirLength { found: chars.len() - 2 });
         }
         check_positions(&chars)?;
         let key = expected_key(&body).ok_or(IdError::NirKey)?;
@@ -165,28 +159,10 @@ mod tests {
     #[test]
     fn nir_positions() {
         let err = |s: &str| Nir::parse(s).unwrap_err();
-        assert_eq!(
-            err("A89127512501282"),
-            IdError::NirCharacter {
-                position: 1,
-                expected: DIGIT
-            }
-        );
-        assert_eq!(
-            err("18912751250128X"),
-            IdError::NirCharacter {
-                position: 15,
-                expected: DIGIT
-            }
-        );
+        assert_eq!(err("A89127512501282"), IdError::NirCharacter { position: 1, expected: DIGIT });
+        assert_eq!(err("18912751250128X"), IdError::NirCharacter { position: 15, expected: DIGIT });
         assert_eq!(err("1891275A2501282").rule(), "N2");
-        assert_eq!(
-            err("189122C12501282"),
-            IdError::NirCharacter {
-                position: 6,
-                expected: DEPARTMENT
-            }
-        );
+        assert_eq!(err("189122C12501282"), IdError::NirCharacter { position: 6, expected: DEPARTMENT });
         assert_eq!(err("18912A212501282").rule(), "N2");
         // Lower-case Corsican letters are upper-cased first.
         assert!(Nir::parse("2530 72a0 7300 443").is_ok());
@@ -207,14 +183,8 @@ mod tests {
 
     #[test]
     fn from_body_computes_the_key() {
-        assert_eq!(
-            Nir::from_body("2 53 07 2B 073 004").unwrap().as_str(),
-            "253072B07300470"
-        );
-        assert_eq!(
-            Nir::from_body("2 53 07 2A 073 004").unwrap().as_str(),
-            "253072A07300443"
-        );
+        assert_eq!(Nir::from_body("2 53 07 2B 073 004").unwrap().as_str(), "253072B07300470");
+        assert_eq!(Nir::from_body("2 53 07 2A 073 004").unwrap().as_str(), "253072A07300443");
         assert_eq!(Nir::from_body("189127512501").unwrap_err().rule(), "N1");
         assert_eq!(Nir::from_body("253072C073004").unwrap_err().rule(), "N2");
         // Keys 01-97, always on two digits.

@@ -5,11 +5,7 @@
 /// Removes whitespace (including no-break spaces), dots and hyphens, and
 /// upper-cases letters.
 pub(crate) fn clean(input: &str) -> String {
-    input
-        .chars()
-        .filter(|c| !c.is_whitespace() && !matches!(c, '.' | '-' | '\u{2010}' | '\u{2011}'))
-        .flat_map(char::to_uppercase)
-        .collect()
+    input.chars().filter(|c| !c.is_whitespace() && !matches!(c, '.' | '-' | '\u{2010}' | '\u{2011}')).flat_map(char::to_uppercase).collect()
 }
 
 /// True when every byte is an ASCII digit (and the slice is non-empty).

@@ -54,11 +54,7 @@ pub enum PeriodError {
     #[error("{period} is not a period: months are 01 to 12")]
     Month { period: String },
     #[error("{period} is not a period: ISO year {year:04} has no week {week:02}")]
-    Week {
-        period: String,
-        year: i32,
-        week: u32,
-    },
+    Week { period: String, year: i32, week: u32 },
     #[error("{period} is not a period: no such day in the calendar")]
     Day { period: String },
 }
@@ -83,17 +79,12 @@ fn ymd(year: i32, month: u32, day: u32) -> Option<NaiveDate> {
 /// First and last day of the months `first..=last` of `year`.
 fn month_span(year: i32, first: u32, last: u32) -> Option<(NaiveDate, NaiveDate)> {
     let start = ymd(year, first, 1)?;
-    let end = if last == 12 {
-        ymd(year, 12, 31)?
-    } else {
-        ymd(year, last + 1, 1)?.pred_opt()?
-    };
+    let end = if last == 12 { ymd(year, 12, 31)? } else { ymd(year, last + 1, 1)?.pred_opt()? };
     Some((start, end))
 }
 
 fn two_digits(a: u8, b: u8) -> Option<u32> {
-    (a.is_ascii_digit() && b.is_ascii_digit())
-        .then(|| u32::from(a - b'0') * 10 + u32::from(b - b'0'))
+    (a.is_ascii_digit() && b.is_ascii_digit()).then(|| u32::from(a - b'0') * 10 + u32::from(b - b'0'))
 }
 
 impl Period {
@@ -105,9 +96,7 @@ impl Period {
             Some((y, rest)) if y.iter().all(u8::is_ascii_digit) => (y, rest),
             _ => return Err(PeriodError::Format),
         };
-        let year = year_part
-            .iter()
-            .fold(0i32, |acc, b| acc * 10 + i32::from(b - b'0'));
+        let year = year_part.iter().fold(0i32, |acc, b| acc * 10 + i32::from(b - b'0'));
         let period = || input.to_owned();
 
         let (kind, number, span) = match *rest {
@@ -133,11 +122,7 @@ impl Period {
                 match start.zip(end) {
                     Some(span) => (PeriodKind::Week, week, Some(span)),
                     None => {
-                        return Err(PeriodError::Week {
-                            period: period(),
-                            year,
-                            week,
-                        });
+                        return Err(PeriodError::Week { period: period(), year, week });
                     }
                 }
             }
@@ -149,24 +134,15 @@ impl Period {
                 (PeriodKind::Month, month, month_span(year, month, month))
             }
             [a, b, c, d] => {
-                let (month, day) = two_digits(a, b)
-                    .zip(two_digits(c, d))
-                    .ok_or(PeriodError::Format)?;
-                let date =
-                    ymd(year, month, day).ok_or_else(|| PeriodError::Day { period: period() })?;
+                let (month, day) = two_digits(a, b).zip(two_digits(c, d)).ok_or(PeriodError::Format)?;
+                let date = ymd(year, month, day).ok_or_else(|| PeriodError::Day { period: period() })?;
                 (PeriodKind::Day, day, Some((date, date)))
             }
             _ => return Err(PeriodError::Format),
         };
         // Every 4-digit year is within chrono's range, so spans always exist.
         let (start, end) = span.ok_or(PeriodError::Format)?;
-        Ok(Self {
-            kind,
-            year,
-            number,
-            start,
-            end,
-        })
+        Ok(Self { kind, year, number, start, end })
     }
 
     pub fn kind(&self) -> PeriodKind {
@@ -302,84 +278,18 @@ mod tests {
         use PeriodError as E;
         let p = |s: &str| s.to_owned();
         let cases = [
-            (
-                "2021W53",
-                E::Week {
-                    period: p("2021W53"),
-                    year: 2021,
-                    week: 53,
-                },
-            ),
-            (
-                "2024W00",
-                E::Week {
-                    period: p("2024W00"),
-                    year: 2024,
-                    week: 0,
-                },
-            ),
-            (
-                "2024W54",
-                E::Week {
-                    period: p("2024W54"),
-                    year: 2024,
-                    week: 54,
-                },
-            ),
-            (
-                "20230229",
-                E::Day {
-                    period: p("20230229"),
-                },
-            ),
-            (
-                "20240431",
-                E::Day {
-                    period: p("20240431"),
-                },
-            ),
-            (
-                "20241301",
-                E::Day {
-                    period: p("20241301"),
-                },
-            ),
-            (
-                "202413",
-                E::Month {
-                    period: p("202413"),
-                },
-            ),
-            (
-                "202400",
-                E::Month {
-                    period: p("202400"),
-                },
-            ),
-            (
-                "2024Q5",
-                E::Quarter {
-                    period: p("2024Q5"),
-                },
-            ),
-            (
-                "2024Q0",
-                E::Quarter {
-                    period: p("2024Q0"),
-                },
-            ),
-            (
-                "2024S3",
-                E::Semester {
-                    period: p("2024S3"),
-                },
-            ),
-            (
-                "2024S0",
-                E::Semester {
-                    period: p("2024S0"),
-                },
-            ),
+            ("2021W53", E::Week { period: p("2021W53"), year: 2021, week: 53 }),
+            ("2024W00", E::Week { period: p("2024W00"), year: 2024, week: 0 }),
+            ("2024W54", E::Week { period: p("2024W54"), year: 2024, week: 54 }),
+            ("20230229", E::Day { period: p("20230229") }),
+            ("20240431", E::Day { period: p("20240431") }),
+            ("20241301", E::Day { period: p("20241301") }),
+            ("202413", E::Month { period: p("202413") }),
+            ("202400", E::Month { period: p("202400") }),
+            ("2024Q5", E::Quarter { period: p("2024Q5") }),
+            ("2024Q0", E::Quarter { period: p("2024Q0") }),
+            ("2024S3", E::Semester { period: p("2024S3") }),
+            ("2024S0", E::Semester { period: p("2024S0") }),
         ];
         for (code, want) in cases {
             assert_eq!(Period::parse(code), Err(want), "{code}");
@@ -413,16 +323,8 @@ mod tests {
     #[test]
     fn messages() {
         let e = Period::parse("2021W53").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "2021W53 is not a period: ISO year 2021 has no week 53"
-        );
-        assert!(
-            Period::parse("x")
-                .unwrap_err()
-                .to_string()
-                .contains("2024W10")
-        );
+        assert_eq!(e.to_string(), "2021W53 is not a period: ISO year 2021 has no week 53");
+        assert!(Period::parse("x").unwrap_err().to_string().contains("2024W10"));
     }
 
     #[test]

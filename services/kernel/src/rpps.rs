@@ -42,11 +42,7 @@ impl Rpps {
     /// R2 is WARN in test environments, where fixture numbers circulate.
     pub fn parse_lenient(input: &str) -> Result<(Self, Vec<IdWarning>), IdError> {
         let value = rpps_digits(input)?;
-        let warnings = if luhn::is_valid(&value) {
-            Vec::new()
-        } else {
-            vec![IdWarning::RppsKey]
-        };
+        let warnings = if luhn::is_valid(&value) { Vec::new() } else { vec![IdWarning::RppsKey] };
         Ok((Self(value), warnings))
     }
 
@@ -115,10 +111,7 @@ mod tests {
 
     #[test]
     fn mos_example_has_key_8() {
-        assert_eq!(
-            Rpps::from_prefix("1000567890").unwrap().as_str(),
-            "10005678908"
-        );
+        assert_eq!(Rpps::from_prefix("1000567890").unwrap().as_str(), "10005678908");
         assert_eq!(Rpps::from_prefix("100056789").unwrap_err().rule(), "R1");
     }
 

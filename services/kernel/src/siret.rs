@@ -109,10 +109,7 @@ impl Siret {
         if self.0.starts_with(siren.as_str()) {
             Ok(())
         } else {
-            Err(IdError::SiretSirenMismatch {
-                siret: self.0.clone(),
-                siren: siren.0.clone(),
-            })
+            Err(IdError::SiretSirenMismatch { siret: self.0.clone(), siren: siren.0.clone() })
         }
     }
 }
@@ -223,10 +220,7 @@ mod tests {
         let e = siret.check_siren(&other).unwrap_err();
         assert_eq!(e.rule(), "T4");
         assert!(e.to_string().contains("404833048"), "{e}");
-        assert_eq!(
-            Siret::parse("35600000049837").unwrap().siren().as_str(),
-            "356000000"
-        );
+        assert_eq!(Siret::parse("35600000049837").unwrap().siren().as_str(), "356000000");
     }
 
     #[test]
@@ -241,15 +235,9 @@ mod tests {
         assert_eq!(siren.as_str(), "732829320");
         assert_eq!(Siren::from_prefix("7328293").unwrap_err().rule(), "S1");
         let la_poste = Siren::parse("356000000").unwrap();
-        assert_eq!(
-            Siret::from_parts(&la_poste, "0004").unwrap().as_str(),
-            "35600000000048"
-        );
+        assert_eq!(Siret::from_parts(&la_poste, "0004").unwrap().as_str(), "35600000000048");
         // Two keys satisfy T2 (digit sums 40 and 45); the smaller is chosen.
-        assert_eq!(
-            Siret::from_parts(&la_poste, "4983").unwrap().as_str(),
-            "35600000049832"
-        );
+        assert_eq!(Siret::from_parts(&la_poste, "4983").unwrap().as_str(), "35600000049832");
         for n in 0..200u32 {
             for siren in [&siren, &la_poste] {
                 let siret = Siret::from_parts(siren, &format!("{n:04}")).unwrap();

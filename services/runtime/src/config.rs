@@ -144,12 +144,9 @@ impl InternalKey {
 
     /// Reads `FILIERIS_INTERNAL_KEY` (hex).
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let raw = env.required("FILIERIS_INTERNAL_KEY", "hex-encoded random key of at least 32 bytes shared by the gateway and the services")?;
-        Self::from_hex(&raw).map_err(|reason| ConfigError::Invalid {
-            name: "FILIERIS_INTERNAL_KEY".into(),
-            value: "***".into(),
-            reason,
-        })
+        let raw =
+            env.required("FILIERIS_INTERNAL_KEY", "hex-encoded random key of at least 32 bytes shared by the gateway and the services")?;
+        Self::from_hex(&raw).map_err(|reason| ConfigError::Invalid { name: "FILIERIS_INTERNAL_KEY".into(), value: "***".into(), reason })
     }
 
     /// Parses a hex key of at least [`Self::MIN_BYTES`] bytes.

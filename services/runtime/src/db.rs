@@ -43,8 +43,7 @@ pub async fn connect(database_url: &str, schema: &str, max_connections: u32, mig
         return Err(DbError::Schema(schema.to_owned()));
     }
     let redacted = redact_url(database_url);
-    let base: PgConnectOptions =
-        database_url.parse().map_err(|source| DbError::Url { url: redacted.clone(), source })?;
+    let base: PgConnectOptions = database_url.parse().map_err(|source| DbError::Url { url: redacted.clone(), source })?;
     let base = base.log_statements(tracing::log::LevelFilter::Debug);
     migrate(&base, schema, migrator).await.map_err(|e| match e {
         MigrateStep::Sql(source) => DbError::Sql { url: redacted.clone(), source },

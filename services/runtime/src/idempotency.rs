@@ -29,7 +29,13 @@ impl IdempotencyKey {
     /// Builds the key; `request` must be the request with its `request_id`
     /// cleared, so the hash covers the payload only. `None` when the caller
     /// sent no request id (the call is then not deduplicated).
-    pub fn new<M: Message>(domain: &str, method: &str, identity: &Identity, request_id: &str, request: &M) -> Result<Option<Self>, ApiError> {
+    pub fn new<M: Message>(
+        domain: &str,
+        method: &str,
+        identity: &Identity,
+        request_id: &str,
+        request: &M,
+    ) -> Result<Option<Self>, ApiError> {
         if request_id.is_empty() {
             return Ok(None);
         }

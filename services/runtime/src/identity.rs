@@ -144,10 +144,7 @@ impl Identity {
     /// Writes the identity and its signature into `headers`, replacing any
     /// identity already there.
     pub fn write_headers(&self, key: &InternalKey, headers: &mut HeaderMap) {
-        headers.insert(
-            CALLER_HEADER,
-            encoded_value(&encode_component(&self.caller)),
-        );
+        headers.insert(CALLER_HEADER, encoded_value(&encode_component(&self.caller)));
         headers.insert(KIND_HEADER, HeaderValue::from_static(self.kind.as_str()));
         // An empty list is an absent header, so a list of one empty string stays distinct.
         for (name, list) in [(ROLES_HEADER, &self.roles), (SCOPES_HEADER, &self.scopes)] {
@@ -162,55 +159,26 @@ impl Identity {
 
     /// Reads and verifies an identity from HTTP headers.
     pub fn from_headers(headers: &HeaderMap, key: &InternalKey) -> Result<Identity, IdentityError> {
-        let (Some(caller), Some(signature)) =
-            (headers.get(CALLER_HEADER), headers.get(SIGNATURE_HEADER))
-        else {
+        let (Some(caller), Some(signature)) = (headers.get(CALLER_HEADER), headers.get(SIGNATURE_HEADER)) else {
             return Err(IdentityError::Missing);
         };
         let text = |name: &str| -> Result<Option<&str>, IdentityError> {
-            headers
-                .get(name)
-                .map(|v| {
-                    v.to_str()
-                        .map_err(|_| IdentityError::Malformed(format!("{name} is not ASCII")))
-                })
-                .transpose()
+            headers.get(name).map(|v| v.to_str().map_err(|_| IdentityError::Malformed(format!("{name} is not ASCII")))).transpose()
         };
-        let caller = decode_component(
-            caller
-                .to_str()
-                .map_err(|_| IdentityError::Malformed(format!("{CALLER_HEADER} is not ASCII")))?,
-        )?;
+        let caller = decode_component(caller.to_str().map_err(|_| IdentityError::Malformed(format!("{CALLER_HEADER} is not ASCII")))?)?;
         let kind_raw = text(KIND_HEADER)?.unwrap_or_default();
-        let kind = kind_raw
-            .parse::<CallerKind>()
-            .map_err(|e| IdentityError::Malformed(e.to_string()))?;
+        let kind = kind_raw.parse::<CallerKind>().map_err(|e| IdentityError::Malformed(e.to_string()))?;
         let roles = decode_list(text(ROLES_HEADER)?)?;
         let scopes = decode_list(text(SCOPES_HEADER)?)?;
-        let identity = Identity {
-            caller,
-            kind,
-            roles,
-            scopes,
-        };
+        let identity = Identity { caller, kind, roles, scopes };
         // A non-hex signature can only be a forgery or corruption: same answer as a wrong one.
-        let signature = signature
-            .to_str()
-            .ok()
-            .and_then(|s| hex::decode(s).ok())
-            .ok_or(IdentityError::BadSignature)?;
-        identity
-            .mac(key)
-            .verify_slice(&signature)
-            .map_err(|_| IdentityError::BadSignature)?;
+        let signature = signature.to_str().ok().and_then(|s| hex::decode(s).ok()).ok_or(IdentityError::BadSignature)?;
+        identity.mac(key).verify_slice(&signature).map_err(|_| IdentityError::BadSignature)?;
         Ok(identity)
     }
 
     /// Reads and verifies an identity from gRPC metadata.
-    pub fn from_metadata(
-        md: &tonic::metadata::MetadataMap,
-        key: &InternalKey,
-    ) -> Result<Identity, IdentityError> {
+    pub fn from_metadata(md: &tonic::metadata::MetadataMap, key: &InternalKey) -> Result<Identity, IdentityError> {
         Self::from_headers(md.as_ref(), key)
     }
 
@@ -221,8 +189,7 @@ impl Identity {
 
     fn mac(&self, key: &InternalKey) -> HmacSha256 {
         // HMAC accepts keys of any length; this cannot fail.
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(key.bytes())
-            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(key.bytes()).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
         mac.update(SIGNING_CONTEXT);
         let mut field = |bytes: &[u8]| {
             mac.update(&(bytes.len() as u64).to_be_bytes());
@@ -271,9 +238,7 @@ impl tonic::service::Interceptor for IdentityInterceptor {
 
 /// The verified identity of a call (set by [`IdentityInterceptor`]).
 pub fn caller<T>(req: &tonic::Request<T>) -> Result<&Identity, tonic::Status> {
-    req.extensions()
-        .get::<Identity>()
-        .ok_or_else(|| ApiError::from(IdentityError::Missing).into())
+    req.extensions().get::<Identity>().ok_or_else(|| ApiError::from(IdentityError::Missing).into())
 }
 
 /// Header value of an already-encoded (visible ASCII) string.
@@ -304,13 +269,9 @@ fn decode_component(s: &str) -> Result<String, IdentityError> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .ok_or_else(|| IdentityError::Malformed("truncated percent escape".into()))?;
-            let hex = std::str::from_utf8(hex)
-                .map_err(|_| IdentityError::Malformed("bad percent escape".into()))?;
-            let b = u8::from_str_radix(hex, 16)
-                .map_err(|_| IdentityError::Malformed(format!("bad percent escape %{hex}")))?;
+            let hex = bytes.get(i + 1..i + 3).ok_or_else(|| IdentityError::Malformed("truncated percent escape".into()))?;
+            let hex = std::str::from_utf8(hex).map_err(|_| IdentityError::Malformed("bad percent escape".into()))?;
+            let b = u8::from_str_radix(hex, 16).map_err(|_| IdentityError::Malformed(format!("bad percent escape %{hex}")))?;
             out.push(b);
             i += 3;
         } else {
@@ -322,11 +283,7 @@ fn decode_component(s: &str) -> Result<String, IdentityError> {
 }
 
 fn encode_list(items: &[String]) -> String {
-    items
-        .iter()
-        .map(|s| encode_component(s))
-        .collect::<Vec<_>>()
-        .join(",")
+    items.iter().map(|s| encode_component(s)).collect::<Vec<_>>().join(",")
 }
 
 fn decode_list(s: Option<&str>) -> Result<Vec<String>, IdentityError> {
@@ -373,11 +330,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         odd.write_headers(&key(1), &mut headers);
         assert_eq!(Identity::from_headers(&headers, &key(1)), Ok(odd));
-        let one_empty = Identity {
-            roles: vec![String::new()],
-            scopes: vec![],
-            ..partner()
-        };
+        let one_empty = Identity { roles: vec![String::new()], scopes: vec![], ..partner() };
         one_empty.write_headers(&key(1), &mut headers);
         assert_eq!(Identity::from_headers(&headers, &key(1)), Ok(one_empty));
     }
@@ -385,19 +338,9 @@ mod tests {
     #[test]
     fn list_boundaries_are_signed() {
         // Same concatenated text, different lists: the signatures must differ.
-        let a = Identity {
-            roles: vec!["ab".into()],
-            ..partner()
-        };
-        let b = Identity {
-            roles: vec!["a".into(), "b".into()],
-            ..partner()
-        };
-        let c = Identity {
-            roles: vec![],
-            scopes: vec!["ab".into()],
-            ..partner()
-        };
+        let a = Identity { roles: vec!["ab".into()], ..partner() };
+        let b = Identity { roles: vec!["a".into(), "b".into()], ..partner() };
+        let c = Identity { roles: vec![], scopes: vec!["ab".into()], ..partner() };
         assert_ne!(a.signature(&key(1)), b.signature(&key(1)));
         assert_ne!(a.signature(&key(1)), c.signature(&key(1)));
     }
@@ -407,35 +350,23 @@ mod tests {
         let mut headers = HeaderMap::new();
         partner().write_headers(&key(1), &mut headers);
         headers.insert(ROLES_HEADER, HeaderValue::from_static("admin"));
-        assert_eq!(
-            Identity::from_headers(&headers, &key(1)),
-            Err(IdentityError::BadSignature)
-        );
+        assert_eq!(Identity::from_headers(&headers, &key(1)), Err(IdentityError::BadSignature));
     }
 
     #[test]
     fn missing_identity_is_reported_as_missing() {
-        assert_eq!(
-            Identity::from_headers(&HeaderMap::new(), &key(1)),
-            Err(IdentityError::Missing)
-        );
+        assert_eq!(Identity::from_headers(&HeaderMap::new(), &key(1)), Err(IdentityError::Missing));
         let mut headers = HeaderMap::new();
         partner().write_headers(&key(1), &mut headers);
         headers.remove(SIGNATURE_HEADER);
-        assert_eq!(
-            Identity::from_headers(&headers, &key(1)),
-            Err(IdentityError::Missing)
-        );
+        assert_eq!(Identity::from_headers(&headers, &key(1)), Err(IdentityError::Missing));
     }
 
     #[test]
     fn wrong_key_is_refused() {
         let mut headers = HeaderMap::new();
         partner().write_headers(&key(1), &mut headers);
-        assert_eq!(
-            Identity::from_headers(&headers, &key(2)),
-            Err(IdentityError::BadSignature)
-        );
+        assert_eq!(Identity::from_headers(&headers, &key(2)), Err(IdentityError::BadSignature));
     }
 
     #[test]
@@ -443,16 +374,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         partner().write_headers(&key(1), &mut headers);
         headers.insert(KIND_HEADER, HeaderValue::from_static("robot"));
-        assert!(matches!(
-            Identity::from_headers(&headers, &key(1)),
-            Err(IdentityError::Malformed(_))
-        ));
+        assert!(matches!(Identity::from_headers(&headers, &key(1)), Err(IdentityError::Malformed(_))));
         partner().write_headers(&key(1), &mut headers);
         headers.insert(CALLER_HEADER, HeaderValue::from_static("partner%2"));
-        assert!(matches!(
-            Identity::from_headers(&headers, &key(1)),
-            Err(IdentityError::Malformed(_))
-        ));
+        assert!(matches!(Identity::from_headers(&headers, &key(1)), Err(IdentityError::Malformed(_))));
     }
 
     #[test]
@@ -460,22 +385,13 @@ mod tests {
         let status: tonic::Status = ApiError::from(IdentityError::BadSignature).into();
         assert_eq!(status.code(), tonic::Code::Unauthenticated);
         let e = ApiError::from(IdentityError::Missing);
-        assert_eq!(
-            (e.reason.as_str(), e.domain.as_str()),
-            ("IDENTITY_MISSING", "filieris")
-        );
-        assert_eq!(
-            ApiError::from(IdentityError::Malformed("x".into())).reason,
-            "IDENTITY_MALFORMED"
-        );
+        assert_eq!((e.reason.as_str(), e.domain.as_str()), ("IDENTITY_MISSING", "filieris"));
+        assert_eq!(ApiError::from(IdentityError::Malformed("x".into())).reason, "IDENTITY_MALFORMED");
     }
 
     #[test]
     fn admin_has_every_role() {
-        let admin = Identity {
-            roles: vec!["admin".into()],
-            ..partner()
-        };
+        let admin = Identity { roles: vec!["admin".into()], ..partner() };
         assert!(admin.has_role("registry-writer"));
         assert!(partner().has_role("reader"));
         assert!(!partner().has_role("registry-writer"));
@@ -483,12 +399,7 @@ mod tests {
 
     #[test]
     fn kinds_parse_back() {
-        for kind in [
-            CallerKind::Partner,
-            CallerKind::Staff,
-            CallerKind::Job,
-            CallerKind::Service,
-        ] {
+        for kind in [CallerKind::Partner, CallerKind::Staff, CallerKind::Job, CallerKind::Service] {
             assert_eq!(kind.as_str().parse::<CallerKind>(), Ok(kind));
         }
         assert!("robot".parse::<CallerKind>().is_err());

@@ -23,10 +23,9 @@ pub const MAX_PAGE_SIZE: u32 = 200;
 /// negative → INVALID_ARGUMENT.
 pub fn page_size(domain: &str, requested: i32) -> Result<u32, ApiError> {
     match requested {
-        n if n < 0 => Err(ApiError::invalid(
-            domain,
-            vec![FieldViolation { field: "page_size".into(), description: "must not be negative".into() }],
-        )),
+        n if n < 0 => {
+            Err(ApiError::invalid(domain, vec![FieldViolation { field: "page_size".into(), description: "must not be negative".into() }]))
+        }
         0 => Ok(DEFAULT_PAGE_SIZE),
         n => Ok((n as u32).min(MAX_PAGE_SIZE)),
     }
@@ -68,9 +67,7 @@ pub fn decode_token<K: DeserializeOwned>(domain: &str, query: &str, token: &str)
         e.code = ErrorCode::InvalidArgument;
         e
     };
-    let bytes = URL_SAFE_NO_PAD
-        .decode(token.trim())
-        .map_err(|_| invalid("PAGE_TOKEN_INVALID", "not a page token returned by this API"))?;
+    let bytes = URL_SAFE_NO_PAD.decode(token.trim()).map_err(|_| invalid("PAGE_TOKEN_INVALID", "not a page token returned by this API"))?;
     let parsed: Token<K> =
         serde_json::from_slice(&bytes).map_err(|_| invalid("PAGE_TOKEN_INVALID", "not a page token returned by this API"))?;
     if parsed.v != 1 {

@@ -52,11 +52,10 @@ pub fn init(service_name: &'static str) -> Result<TelemetryGuard, ConfigError> {
         None => None,
         Some(endpoint) => {
             use opentelemetry_otlp::WithExportConfig;
-            let exporter = opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .with_endpoint(endpoint.clone())
-                .build()
-                .map_err(|e| ConfigError::Invalid { name: "OTEL_EXPORTER_OTLP_ENDPOINT".into(), value: endpoint, reason: e.to_string() })?;
+            let exporter =
+                opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint.clone()).build().map_err(|e| {
+                    ConfigError::Invalid { name: "OTEL_EXPORTER_OTLP_ENDPOINT".into(), value: endpoint, reason: e.to_string() }
+                })?;
             let resource = opentelemetry_sdk::Resource::builder().with_service_name(service_name).build();
             Some(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
         }

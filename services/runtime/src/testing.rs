@@ -32,7 +32,8 @@ impl TestDatabase {
             .await
             .map_err(|e| anyhow::anyhow!("tests need PostgreSQL at DATABASE_URL={}: {e}", crate::config::redact_url(&admin)))?;
         let now = chrono::Utc::now().timestamp();
-        let stale: Vec<(String,)> = sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'ft\\_%'").fetch_all(&mut conn).await?;
+        let stale: Vec<(String,)> =
+            sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'ft\\_%'").fetch_all(&mut conn).await?;
         for (db,) in stale {
             let created = db.split('_').nth(1).and_then(|t| t.parse::<i64>().ok());
             if created.is_some_and(|t| now - t > 7200) {
