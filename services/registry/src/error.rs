@@ -83,7 +83,9 @@ impl From<RegistryError> for ApiError {
             RegistryError::EffectiveTooEarly { .. } => {
                 ApiError::new(ErrorCode::FailedPrecondition, DOMAIN, "EFFECTIVE_DATE_BEFORE_LATEST_REVISION", message)
             }
-            RegistryError::GroupPrecondition(_) => ApiError::new(ErrorCode::FailedPrecondition, DOMAIN, "GROUP_MEMBERSHIP_CONFLICT", message),
+            RegistryError::GroupPrecondition(_) => {
+                ApiError::new(ErrorCode::FailedPrecondition, DOMAIN, "GROUP_MEMBERSHIP_CONFLICT", message)
+            }
             RegistryError::PermissionDenied(_) => ApiError::new(ErrorCode::PermissionDenied, DOMAIN, "REGISTRY_WRITE_DENIED", message),
             RegistryError::Api(e) => e,
             RegistryError::Database(e) => ApiError::database(DOMAIN, &e),

@@ -3,16 +3,16 @@
 //! `google.rpc.Status`).
 
 use chrono::NaiveDate;
-use filieris_kernel::date::parse_date;
 use filieris_kernel::Period;
+use filieris_kernel::date::parse_date;
 use filieris_proto::registry as pb;
 use filieris_proto::registry::registry_service_server::RegistryService;
+use filieris_runtime::Identity;
 use filieris_runtime::audit::{self, AuditEntry};
 use filieris_runtime::error::ApiError;
 use filieris_runtime::idempotency::IdempotencyKey;
 use filieris_runtime::identity::caller;
 use filieris_runtime::pagination::page_size;
-use filieris_runtime::Identity;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
@@ -63,14 +63,25 @@ fn require_writer(identity: &Identity) -> Result<(), RegistryError> {
     if WRITER_ROLES.iter().any(|r| identity.has_role(r)) {
         Ok(())
     } else {
-        Err(RegistryError::PermissionDenied(format!("{} may read the registry but not change it (roles needed: {})", identity.caller, WRITER_ROLES.join(" or "))))
+        Err(RegistryError::PermissionDenied(format!(
+            "{} may read the registry but not change it (roles needed: {})",
+            identity.caller,
+            WRITER_ROLES.join(" or ")
+        )))
     }
 }
 
 /// Runs a write: checks the role, builds the idempotency key from the request
 /// without its request id, and audits a refusal (a success is audited inside
 /// its transaction).
-async fn write<Req, Resp, F, Fut>(api: &RegistryApi, request: Request<Req>, method: &'static str, resource: impl Fn(&Req) -> String, request_id: impl Fn(&mut Req) -> String, run: F) -> Result<Response<Resp>, Status>
+async fn write<Req, Resp, F, Fut>(
+    api: &RegistryApi,
+    request: Request<Req>,
+    method: &'static str,
+    resource: impl Fn(&Req) -> String,
+    request_id: impl Fn(&mut Req) -> String,
+    run: F,
+) -> Result<Response<Resp>, Status>
 where
     Req: Message + Clone,
     F: FnOnce(Req, Identity, Option<IdempotencyKey>, String) -> Fut,
@@ -93,7 +104,14 @@ where
             let api_err = ApiError::from(err);
             audit::record_failure(
                 api.store.pool(),
-                &AuditEntry { identity: &identity, method, resource: &target, request_id: &rid, outcome: &api_err.reason, detail: &api_err.message },
+                &AuditEntry {
+                    identity: &identity,
+                    method,
+                    resource: &target,
+                    request_id: &rid,
+                    outcome: &api_err.reason,
+                    detail: &api_err.message,
+                },
             )
             .await;
             Err(api_err.into())
@@ -109,7 +127,9 @@ fn json_to_prost(v: serde_json::Value) -> prost_types::Value {
         serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(0.0)),
         serde_json::Value::String(s) => Kind::StringValue(s),
         serde_json::Value::Array(a) => Kind::ListValue(prost_types::ListValue { values: a.into_iter().map(json_to_prost).collect() }),
-        serde_json::Value::Object(o) => Kind::StructValue(prost_types::Struct { fields: o.into_iter().map(|(k, v)| (k, json_to_prost(v))).collect() }),
+        serde_json::Value::Object(o) => {
+            Kind::StructValue(prost_types::Struct { fields: o.into_iter().map(|(k, v)| (k, json_to_prost(v))).collect() })
+        }
     };
     prost_types::Value { kind: Some(kind) }
 }
@@ -134,7 +154,11 @@ impl RegistryService for RegistryApi {
                 page_token: &r.page_token,
             })
             .await?;
-        Ok(Response::new(pb::ListStructuresResponse { structures: page.structures, next_page_token: page.next_page_token, total_size: page.total_size }))
+        Ok(Response::new(pb::ListStructuresResponse {
+            structures: page.structures,
+            next_page_token: page.next_page_token,
+            total_size: page.total_size,
+        }))
     }
 
     async fn get_structure(&self, request: Request<pb::GetStructureRequest>) -> Result<Response<pb::GetStructureResponse>, Status> {
@@ -145,7 +169,10 @@ impl RegistryService for RegistryApi {
         Ok(Response::new(pb::GetStructureResponse { structure: Some(structure) }))
     }
 
-    async fn create_structure(&self, request: Request<pb::CreateStructureRequest>) -> Result<Response<pb::CreateStructureResponse>, Status> {
+    async fn create_structure(
+        &self,
+        request: Request<pb::CreateStructureRequest>,
+    ) -> Result<Response<pb::CreateStructureResponse>, Status> {
         let store = self.store.clone();
         write(
             self,
@@ -162,7 +189,10 @@ impl RegistryService for RegistryApi {
         .await
     }
 
-    async fn update_structure(&self, request: Request<pb::UpdateStructureRequest>) -> Result<Response<pb::UpdateStructureResponse>, Status> {
+    async fn update_structure(
+        &self,
+        request: Request<pb::UpdateStructureRequest>,
+    ) -> Result<Response<pb::UpdateStructureResponse>, Status> {
         let store = self.store.clone();
         write(
             self,
@@ -194,10 +224,13 @@ impl RegistryService for RegistryApi {
             |r| std::mem::take(&mut r.request_id),
             |r, identity, key, rid| async move {
                 let mut v = filieris_runtime::error::Violations::new();
-                let close_date = v.check("close_date", required_date("close_date", &r.close_date).map_err(|e| match e {
-                    RegistryError::Invalid(_) => "must be a date YYYY-MM-DD".to_owned(),
-                    other => other.to_string(),
-                }));
+                let close_date = v.check(
+                    "close_date",
+                    required_date("close_date", &r.close_date).map_err(|e| match e {
+                        RegistryError::Invalid(_) => "must be a date YYYY-MM-DD".to_owned(),
+                        other => other.to_string(),
+                    }),
+                );
                 let closure = pb::ClosureType::try_from(r.closure_type).ok().filter(|c| *c != pb::ClosureType::Unspecified);
                 if closure.is_none() {
                     v.add("closure_type", "is required: DEFINITIVE or TEMPORARY");
@@ -225,14 +258,20 @@ impl RegistryService for RegistryApi {
         .await
     }
 
-    async fn list_structure_revisions(&self, request: Request<pb::ListStructureRevisionsRequest>) -> Result<Response<pb::ListStructureRevisionsResponse>, Status> {
+    async fn list_structure_revisions(
+        &self,
+        request: Request<pb::ListStructureRevisionsRequest>,
+    ) -> Result<Response<pb::ListStructureRevisionsResponse>, Status> {
         caller(&request)?;
         let r = request.into_inner();
         let (revisions, next_page_token) = self.store.list_revisions(&r.name, size(r.page_size)?, &r.page_token).await?;
         Ok(Response::new(pb::ListStructureRevisionsResponse { revisions, next_page_token }))
     }
 
-    async fn export_structure_fhir(&self, request: Request<pb::ExportStructureFhirRequest>) -> Result<Response<pb::ExportStructureFhirResponse>, Status> {
+    async fn export_structure_fhir(
+        &self,
+        request: Request<pb::ExportStructureFhirRequest>,
+    ) -> Result<Response<pb::ExportStructureFhirResponse>, Status> {
         caller(&request)?;
         let r = request.into_inner();
         let as_of = date_or_today("as_of_date", &r.as_of_date)?;
@@ -253,7 +292,10 @@ impl RegistryService for RegistryApi {
         Ok(Response::new(pb::ExportStructureFhirResponse { bundle: Some(fields) }))
     }
 
-    async fn list_legal_entities(&self, request: Request<pb::ListLegalEntitiesRequest>) -> Result<Response<pb::ListLegalEntitiesResponse>, Status> {
+    async fn list_legal_entities(
+        &self,
+        request: Request<pb::ListLegalEntitiesRequest>,
+    ) -> Result<Response<pb::ListLegalEntitiesResponse>, Status> {
         caller(&request)?;
         let r = request.into_inner();
         let (legal_entities, next_page_token) = self.store.list_legal_entities(&r.search, size(r.page_size)?, &r.page_token).await?;
@@ -267,7 +309,10 @@ impl RegistryService for RegistryApi {
         Ok(Response::new(pb::GetLegalEntityResponse { legal_entity: Some(legal_entity) }))
     }
 
-    async fn create_legal_entity(&self, request: Request<pb::CreateLegalEntityRequest>) -> Result<Response<pb::CreateLegalEntityResponse>, Status> {
+    async fn create_legal_entity(
+        &self,
+        request: Request<pb::CreateLegalEntityRequest>,
+    ) -> Result<Response<pb::CreateLegalEntityResponse>, Status> {
         let store = self.store.clone();
         write(
             self,
@@ -284,14 +329,20 @@ impl RegistryService for RegistryApi {
         .await
     }
 
-    async fn list_structure_groups(&self, request: Request<pb::ListStructureGroupsRequest>) -> Result<Response<pb::ListStructureGroupsResponse>, Status> {
+    async fn list_structure_groups(
+        &self,
+        request: Request<pb::ListStructureGroupsRequest>,
+    ) -> Result<Response<pb::ListStructureGroupsResponse>, Status> {
         caller(&request)?;
         let r = request.into_inner();
         let (structure_groups, next_page_token) = self.store.list_groups(size(r.page_size)?, &r.page_token).await?;
         Ok(Response::new(pb::ListStructureGroupsResponse { structure_groups, next_page_token }))
     }
 
-    async fn get_structure_group(&self, request: Request<pb::GetStructureGroupRequest>) -> Result<Response<pb::GetStructureGroupResponse>, Status> {
+    async fn get_structure_group(
+        &self,
+        request: Request<pb::GetStructureGroupRequest>,
+    ) -> Result<Response<pb::GetStructureGroupResponse>, Status> {
         caller(&request)?;
         let r = request.into_inner();
         let code = group_code(&r.name).ok_or_else(|| RegistryError::field("name", "must be structureGroups/{code}"))?;
@@ -299,7 +350,10 @@ impl RegistryService for RegistryApi {
         Ok(Response::new(pb::GetStructureGroupResponse { structure_group: Some(group) }))
     }
 
-    async fn create_structure_group(&self, request: Request<pb::CreateStructureGroupRequest>) -> Result<Response<pb::CreateStructureGroupResponse>, Status> {
+    async fn create_structure_group(
+        &self,
+        request: Request<pb::CreateStructureGroupRequest>,
+    ) -> Result<Response<pb::CreateStructureGroupResponse>, Status> {
         let store = self.store.clone();
         write(
             self,
@@ -334,7 +388,10 @@ impl RegistryService for RegistryApi {
         .await
     }
 
-    async fn remove_group_member(&self, request: Request<pb::RemoveGroupMemberRequest>) -> Result<Response<pb::RemoveGroupMemberResponse>, Status> {
+    async fn remove_group_member(
+        &self,
+        request: Request<pb::RemoveGroupMemberRequest>,
+    ) -> Result<Response<pb::RemoveGroupMemberResponse>, Status> {
         let store = self.store.clone();
         write(
             self,
@@ -352,7 +409,10 @@ impl RegistryService for RegistryApi {
         .await
     }
 
-    async fn list_group_members(&self, request: Request<pb::ListGroupMembersRequest>) -> Result<Response<pb::ListGroupMembersResponse>, Status> {
+    async fn list_group_members(
+        &self,
+        request: Request<pb::ListGroupMembersRequest>,
+    ) -> Result<Response<pb::ListGroupMembersResponse>, Status> {
         caller(&request)?;
         let r = request.into_inner();
         let code = group_code(&r.group).ok_or_else(|| RegistryError::field("group", "must be structureGroups/{code}"))?;
@@ -368,7 +428,11 @@ impl RegistryService for RegistryApi {
             }
         };
         let page = self.store.group_members(code, start, end, size(r.page_size)?, &r.page_token).await?;
-        Ok(Response::new(pb::ListGroupMembersResponse { structures: page.structures, next_page_token: page.next_page_token, total_size: page.total_size }))
+        Ok(Response::new(pb::ListGroupMembersResponse {
+            structures: page.structures,
+            next_page_token: page.next_page_token,
+            total_size: page.total_size,
+        }))
     }
 
     async fn list_changes(&self, request: Request<pb::ListChangesRequest>) -> Result<Response<pb::ListChangesResponse>, Status> {

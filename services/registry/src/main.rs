@@ -33,12 +33,33 @@ async fn run(command: &str) -> anyhow::Result<()> {
     match command {
         "serve" => {
             let addr = env.addr_or("FILIERIS_REGISTRY_ADDR", "127.0.0.1:50051")?;
-            let pool = filieris_runtime::db::connect(&common.database_url, filieris_registry::SCHEMA, common.db_max_connections, &filieris_registry::MIGRATOR).await?;
-            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr} (FILIERIS_REGISTRY_ADDR): {e}"))?;
-            filieris_registry::serve(listener, pool, common.internal_key, common.shutdown_grace, filieris_runtime::server::shutdown_signal()).await
+            let pool = filieris_runtime::db::connect(
+                &common.database_url,
+                filieris_registry::SCHEMA,
+                common.db_max_connections,
+                &filieris_registry::MIGRATOR,
+            )
+            .await?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (FILIERIS_REGISTRY_ADDR): {e}"))?;
+            filieris_registry::serve(
+                listener,
+                pool,
+                common.internal_key,
+                common.shutdown_grace,
+                filieris_runtime::server::shutdown_signal(),
+            )
+            .await
         }
         "seed-demo" => {
-            let pool = filieris_runtime::db::connect(&common.database_url, filieris_registry::SCHEMA, common.db_max_connections, &filieris_registry::MIGRATOR).await?;
+            let pool = filieris_runtime::db::connect(
+                &common.database_url,
+                filieris_registry::SCHEMA,
+                common.db_max_connections,
+                &filieris_registry::MIGRATOR,
+            )
+            .await?;
             let report = filieris_registry::seed::load_demo(&filieris_registry::storage::Store::new(pool)).await?;
             println!("{report}");
             Ok(())

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use filieris_proto::registry as pb;
-use filieris_runtime::identity::{CallerKind, Identity};
 use filieris_runtime::idempotency::IdempotencyKey;
+use filieris_runtime::identity::{CallerKind, Identity};
 
 use crate::demo::{DemoDataset, dataset};
 use crate::error::{DOMAIN, RegistryError};
@@ -86,7 +86,8 @@ pub async fn load(store: &Store, data: &DemoDataset) -> anyhow::Result<SeedRepor
                 s.parent = names.get(p).cloned().ok_or_else(|| anyhow::anyhow!("demo antenna {} has unknown parent {p}", d.key))?;
             }
             if let Some(h) = &d.integrated_in_key {
-                s.integrated_in = names.get(h).cloned().ok_or_else(|| anyhow::anyhow!("demo structure {} integrated in unknown {h}", d.key))?;
+                s.integrated_in =
+                    names.get(h).cloned().ok_or_else(|| anyhow::anyhow!("demo structure {} integrated in unknown {h}", d.key))?;
             }
             let rid = format!("demo-st-{}", d.key.replace(':', "-"));
             let request = pb::CreateStructureRequest { structure: Some(s.clone()), request_id: String::new(), validate_only: false };
@@ -131,7 +132,9 @@ pub async fn load(store: &Store, data: &DemoDataset) -> anyhow::Result<SeedRepor
             match store.add_member(&ctx, &g.group.code, name, from, None).await {
                 Ok(_) => report.memberships += 1,
                 Err(RegistryError::GroupPrecondition(_)) => {}
-                Err(e) => return Err(anyhow::anyhow!("demo membership {} in {}: {}", member, g.group.code, filieris_runtime::ApiError::from(e))),
+                Err(e) => {
+                    return Err(anyhow::anyhow!("demo membership {} in {}: {}", member, g.group.code, filieris_runtime::ApiError::from(e)));
+                }
             }
         }
     }

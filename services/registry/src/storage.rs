@@ -9,12 +9,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use filieris_kernel::text::normalize;
 use filieris_kernel::{Finess, Siren};
 use filieris_proto::registry as pb;
+use filieris_runtime::Identity;
 use filieris_runtime::audit::{self, AuditEntry};
 use filieris_runtime::changes::{self, NewChange};
 use filieris_runtime::idempotency::{self, IdempotencyKey};
-use filieris_runtime::pagination::{decode_token, finish_page, fingerprint};
+use filieris_runtime::pagination::{decode_token, fingerprint, finish_page};
 use filieris_runtime::server::timestamp;
-use filieris_runtime::Identity;
 use prost::Message;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -54,7 +54,8 @@ struct RevisionRow {
     sort_key: String,
 }
 
-const REVISION_COLUMNS: &str = "r.structure_id, r.revision, r.effective_date, r.recorded_at, s.created_at, s.current_revision, r.snapshot, r.sort_key";
+const REVISION_COLUMNS: &str =
+    "r.structure_id, r.revision, r.effective_date, r.recorded_at, s.created_at, s.current_revision, r.snapshot, r.sort_key";
 
 /// One page of structures.
 pub struct StructurePage {
@@ -85,7 +86,8 @@ pub struct ListQuery<'a> {
 }
 
 fn hydrate(row: &RevisionRow, as_of: NaiveDate) -> Result<pb::Structure> {
-    let mut s = pb::Structure::decode(row.snapshot.as_slice()).map_err(|e| RegistryError::Api(filieris_runtime::ApiError::internal(DOMAIN, &e)))?;
+    let mut s =
+        pb::Structure::decode(row.snapshot.as_slice()).map_err(|e| RegistryError::Api(filieris_runtime::ApiError::internal(DOMAIN, &e)))?;
     s.name = structure_name(row.structure_id);
     let open = filieris_kernel::date::parse_date(&s.open_date).unwrap_or(row.effective_date);
     let close = filieris_kernel::date::parse_date(&s.close_date).ok();
@@ -188,7 +190,12 @@ impl Store {
                         q.push("cur.department = ").push_bind(d.clone());
                     }
                     Term::Status(s) => {
-                        q.push(status_sql(&format!("'{as_of}'::date")).replace("open_date", "cur.open_date").replace("close_date", "cur.close_date").replace("closure_type", "cur.closure_type"));
+                        q.push(
+                            status_sql(&format!("'{as_of}'::date"))
+                                .replace("open_date", "cur.open_date")
+                                .replace("close_date", "cur.close_date")
+                                .replace("closure_type", "cur.closure_type"),
+                        );
                         q.push(" = ").push_bind(s.code());
                     }
                     Term::Group(code) => {
@@ -207,7 +214,9 @@ impl Store {
                             q.push("cur.legal_entity_id = ").push_bind(*id);
                         }
                         Ref::Finess(f) => {
-                            q.push("cur.legal_entity_id = (SELECT id FROM legal_entity WHERE finess = ").push_bind(f.as_str().to_owned()).push(")");
+                            q.push("cur.legal_entity_id = (SELECT id FROM legal_entity WHERE finess = ")
+                                .push_bind(f.as_str().to_owned())
+                                .push(")");
                         }
                     },
                     Term::Finess(f) => {
@@ -247,9 +256,7 @@ impl Store {
     }
 
     fn push_current(q: &mut QueryBuilder<'_, Postgres>, as_of: NaiveDate) {
-        q.push(
-            "WITH cur AS (SELECT DISTINCT ON (r.structure_id) r.* FROM structure_revision r WHERE r.effective_date <= ",
-        );
+        q.push("WITH cur AS (SELECT DISTINCT ON (r.structure_id) r.* FROM structure_revision r WHERE r.effective_date <= ");
         q.push_bind(as_of);
         q.push(" ORDER BY r.structure_id, r.effective_date DESC, r.revision DESC) ");
     }
@@ -312,12 +319,8 @@ impl Store {
              FROM structure_revision r JOIN structure s ON s.id = r.structure_id \
              WHERE r.structure_id = $1 AND r.revision < $2 ORDER BY r.revision DESC LIMIT $3"
         );
-        let rows: Vec<Row> = sqlx::query_as(&sql)
-            .bind(id)
-            .bind(before.unwrap_or(i64::MAX))
-            .bind(i64::from(page_size) + 1)
-            .fetch_all(&mut *conn)
-            .await?;
+        let rows: Vec<Row> =
+            sqlx::query_as(&sql).bind(id).bind(before.unwrap_or(i64::MAX)).bind(i64::from(page_size) + 1).fetch_all(&mut *conn).await?;
         let (rows, next) = finish_page(rows, page_size, &fp, |r| r.rev.revision);
         let revisions = rows
             .iter()
@@ -358,8 +361,8 @@ impl Store {
                 Some(pid) => {
                     let row = Self::latest_revision(&mut *conn, pid).await?;
                     let parent = hydrate(&row, today())?;
-                    let ok = parent.level == pb::StructureLevel::Establishment as i32
-                        && parent.category == pb::Category::HealthCentre as i32;
+                    let ok =
+                        parent.level == pb::StructureLevel::Establishment as i32 && parent.category == pb::Category::HealthCentre as i32;
                     if !ok {
                         v.add("structure.parent", "the principal structure of an antenna is a health centre with its own FINESS");
                     } else if !parent.close_date.is_empty() {
@@ -373,8 +376,15 @@ impl Store {
         let mut le_id = None;
         if let Some(r) = &valid.legal_entity {
             let row: Option<(Uuid, String)> = match r {
-                Ref::Id(id) => sqlx::query_as("SELECT id, siren FROM legal_entity WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?,
-                Ref::Finess(f) => sqlx::query_as("SELECT id, siren FROM legal_entity WHERE finess = $1").bind(f.as_str()).fetch_optional(&mut *conn).await?,
+                Ref::Id(id) => {
+                    sqlx::query_as("SELECT id, siren FROM legal_entity WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?
+                }
+                Ref::Finess(f) => {
+                    sqlx::query_as("SELECT id, siren FROM legal_entity WHERE finess = $1")
+                        .bind(f.as_str())
+                        .fetch_optional(&mut *conn)
+                        .await?
+                }
             };
             match row {
                 None => v.add("structure.legal_entity", "no such legal entity"),
@@ -453,11 +463,22 @@ impl Store {
         .bind(snapshot.encode_to_vec())
         .execute(&mut *conn)
         .await?;
-        sqlx::query("UPDATE structure SET current_revision = $2, updated_at = now() WHERE id = $1").bind(id).bind(revision).execute(conn).await?;
+        sqlx::query("UPDATE structure SET current_revision = $2, updated_at = now() WHERE id = $1")
+            .bind(id)
+            .bind(revision)
+            .execute(conn)
+            .await?;
         Ok(())
     }
 
-    async fn record(conn: &mut PgConnection, ctx: &WriteContext<'_>, resource: &str, change_type: &str, revision: i64, detail: &str) -> Result<()> {
+    async fn record(
+        conn: &mut PgConnection,
+        ctx: &WriteContext<'_>,
+        resource: &str,
+        change_type: &str,
+        revision: i64,
+        detail: &str,
+    ) -> Result<()> {
         audit::record(
             &mut *conn,
             &AuditEntry { identity: ctx.identity, method: ctx.method, resource, request_id: ctx.request_id, outcome: "OK", detail },
@@ -488,7 +509,8 @@ impl Store {
         }
         let refs = Self::check_references(&mut tx, &mut valid, None).await?;
         if let Some(f) = &valid.finess {
-            let taken: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM structure WHERE finess = $1").bind(f.as_str()).fetch_optional(&mut *tx).await?;
+            let taken: Option<(Uuid,)> =
+                sqlx::query_as("SELECT id FROM structure WHERE finess = $1").bind(f.as_str()).fetch_optional(&mut *tx).await?;
             if let Some((other,)) = taken {
                 return Err(RegistryError::FinessTaken { finess: f.as_str().to_owned(), existing: structure_name(other) });
             }
@@ -499,11 +521,12 @@ impl Store {
             return Ok(pb::CreateStructureResponse { structure: Some(s) });
         }
         let id = Uuid::now_v7();
-        let inserted = sqlx::query("INSERT INTO structure (id, finess, current_revision) VALUES ($1, $2, 1) ON CONFLICT (finess) DO NOTHING")
-            .bind(id)
-            .bind(valid.finess.as_ref().map(|f| f.as_str().to_owned()))
-            .execute(&mut *tx)
-            .await?;
+        let inserted =
+            sqlx::query("INSERT INTO structure (id, finess, current_revision) VALUES ($1, $2, 1) ON CONFLICT (finess) DO NOTHING")
+                .bind(id)
+                .bind(valid.finess.as_ref().map(|f| f.as_str().to_owned()))
+                .execute(&mut *tx)
+                .await?;
         if inserted.rows_affected() == 0 {
             // A concurrent create took the FINESS between our check and insert.
             let f = valid.finess.as_ref().map(|f| f.as_str().to_owned()).unwrap_or_default();
@@ -546,7 +569,8 @@ impl Store {
         if !patch.etag.is_empty() && patch.etag != etag(current.current_revision) {
             return Err(RegistryError::EtagMismatch { name, sent: patch.etag.clone(), current: etag(current.current_revision) });
         }
-        let mut merged = pb::Structure::decode(current.snapshot.as_slice()).map_err(|e| RegistryError::Api(filieris_runtime::ApiError::internal(DOMAIN, &e)))?;
+        let mut merged = pb::Structure::decode(current.snapshot.as_slice())
+            .map_err(|e| RegistryError::Api(filieris_runtime::ApiError::internal(DOMAIN, &e)))?;
         if !merged.close_date.is_empty() {
             return Err(RegistryError::Closed(name));
         }
@@ -558,7 +582,8 @@ impl Store {
         let refs = Self::check_references(&mut tx, &mut valid, Some(id)).await?;
         let revision = current.current_revision + 1;
         let snapshot = valid.snapshot.clone();
-        Self::insert_revision(&mut tx, id, revision, effective, "UPDATED", ctx, reason, &changed, &valid, &snapshot, (refs.0, refs.1)).await?;
+        Self::insert_revision(&mut tx, id, revision, effective, "UPDATED", ctx, reason, &changed, &valid, &snapshot, (refs.0, refs.1))
+            .await?;
         let row = Self::latest_revision(&mut tx, id).await?;
         let response = pb::UpdateStructureResponse { structure: Some(hydrate(&row, effective.max(today()))?) };
         if let Some(k) = key {
@@ -640,7 +665,8 @@ impl Store {
         {
             return Err(RegistryError::EtagMismatch { name, sent: sent.to_owned(), current: etag(current.current_revision) });
         }
-        let mut snapshot = pb::Structure::decode(current.snapshot.as_slice()).map_err(|e| RegistryError::Api(filieris_runtime::ApiError::internal(DOMAIN, &e)))?;
+        let mut snapshot = pb::Structure::decode(current.snapshot.as_slice())
+            .map_err(|e| RegistryError::Api(filieris_runtime::ApiError::internal(DOMAIN, &e)))?;
         if !snapshot.close_date.is_empty() {
             return Err(RegistryError::Closed(name));
         }
@@ -649,15 +675,20 @@ impl Store {
             return Err(RegistryError::field("close_date", format!("{close_date} is not after the opening date {open}")));
         }
         if close_date < current.effective_date {
-            return Err(RegistryError::EffectiveTooEarly { name, date: close_date.to_string(), latest: current.effective_date.to_string() });
+            return Err(RegistryError::EffectiveTooEarly {
+                name,
+                date: close_date.to_string(),
+                latest: current.effective_date.to_string(),
+            });
         }
         let valid = validate_structure(&snapshot, "structure.").map_err(RegistryError::Invalid)?;
         // References were checked when they were set; a closing keeps them as they are.
-        let refs: (Option<Uuid>, Option<Uuid>) = sqlx::query_as("SELECT parent_id, legal_entity_id FROM structure_revision WHERE structure_id = $1 AND revision = $2")
-            .bind(id)
-            .bind(current.current_revision)
-            .fetch_one(&mut *conn)
-            .await?;
+        let refs: (Option<Uuid>, Option<Uuid>) =
+            sqlx::query_as("SELECT parent_id, legal_entity_id FROM structure_revision WHERE structure_id = $1 AND revision = $2")
+                .bind(id)
+                .bind(current.current_revision)
+                .fetch_one(&mut *conn)
+                .await?;
         snapshot.close_date = close_date.to_string();
         snapshot.closure_type = closure as i32;
         snapshot.closure_reason = reason.to_owned();
@@ -672,7 +703,12 @@ impl Store {
     // --------------------------------------------------------- legal entities
 
     /// Creates a legal entity.
-    pub async fn create_legal_entity(&self, ctx: &WriteContext<'_>, input: &pb::LegalEntity, key: Option<&IdempotencyKey>) -> Result<pb::CreateLegalEntityResponse> {
+    pub async fn create_legal_entity(
+        &self,
+        ctx: &WriteContext<'_>,
+        input: &pb::LegalEntity,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<pb::CreateLegalEntityResponse> {
         let mut v = filieris_runtime::error::Violations::new();
         let finess = if input.finess.is_empty() {
             v.add("legal_entity.finess", "is required (FINESS EJ)");
@@ -713,7 +749,9 @@ impl Store {
         if inserted.rows_affected() == 0 {
             return Err(RegistryError::FinessTaken { finess: finess.as_str().to_owned(), existing: "a legal entity".into() });
         }
-        let entity = Self::legal_entity_by(&mut tx, &Ref::Id(id)).await?.ok_or(RegistryError::NotFound { kind: "legal entity", name: legal_entity_name(id) })?;
+        let entity = Self::legal_entity_by(&mut tx, &Ref::Id(id))
+            .await?
+            .ok_or(RegistryError::NotFound { kind: "legal entity", name: legal_entity_name(id) })?;
         let response = pb::CreateLegalEntityResponse { legal_entity: Some(entity) };
         if let Some(k) = key {
             idempotency::save(DOMAIN, &mut tx, k, &response).await?;
@@ -763,7 +801,8 @@ impl Store {
     // ----------------------------------------------------------------- groups
 
     async fn require_group(&self, code: &str) -> Result<()> {
-        let found: Option<(String,)> = sqlx::query_as("SELECT code FROM structure_group WHERE code = $1").bind(code).fetch_optional(&self.pool).await?;
+        let found: Option<(String,)> =
+            sqlx::query_as("SELECT code FROM structure_group WHERE code = $1").bind(code).fetch_optional(&self.pool).await?;
         match found {
             Some(_) => Ok(()),
             None => Err(RegistryError::NotFound { kind: "structure group", name: format!("{GROUPS}{code}") }),
@@ -771,7 +810,12 @@ impl Store {
     }
 
     /// Creates a group.
-    pub async fn create_group(&self, ctx: &WriteContext<'_>, input: &pb::StructureGroup, key: Option<&IdempotencyKey>) -> Result<pb::CreateStructureGroupResponse> {
+    pub async fn create_group(
+        &self,
+        ctx: &WriteContext<'_>,
+        input: &pb::StructureGroup,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<pb::CreateStructureGroupResponse> {
         let mut v = filieris_runtime::error::Violations::new();
         if !crate::domain::validate::valid_group_code(&input.code) {
             v.add("structure_group.code", "must be 1-63 lower-case letters, digits and hyphens");
@@ -893,7 +937,14 @@ impl Store {
     }
 
     /// Adds a member to an EXPLICIT group from a date.
-    pub async fn add_member(&self, ctx: &WriteContext<'_>, code: &str, structure: &str, from: NaiveDate, key: Option<&IdempotencyKey>) -> Result<pb::AddGroupMemberResponse> {
+    pub async fn add_member(
+        &self,
+        ctx: &WriteContext<'_>,
+        code: &str,
+        structure: &str,
+        from: NaiveDate,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<pb::AddGroupMemberResponse> {
         let mut tx = self.pool.begin().await?;
         if let Some(k) = key
             && let Some(previous) = idempotency::replay(DOMAIN, &mut tx, k).await?
@@ -915,9 +966,18 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         if overlap.is_some() {
-            return Err(RegistryError::GroupPrecondition(format!("{} is already a member of {} on {from}", structure_name(id), group.name)));
+            return Err(RegistryError::GroupPrecondition(format!(
+                "{} is already a member of {} on {from}",
+                structure_name(id),
+                group.name
+            )));
         }
-        sqlx::query("INSERT INTO group_membership (group_code, structure_id, valid_from) VALUES ($1, $2, $3)").bind(code).bind(id).bind(from).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO group_membership (group_code, structure_id, valid_from) VALUES ($1, $2, $3)")
+            .bind(code)
+            .bind(id)
+            .bind(from)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("UPDATE structure_group SET revision = revision + 1 WHERE code = $1").bind(code).execute(&mut *tx).await?;
         let response = pb::AddGroupMemberResponse {
             membership: Some(pb::GroupMembership { structure: structure_name(id), valid_from: from.to_string(), valid_to: String::new() }),
@@ -931,7 +991,14 @@ impl Store {
     }
 
     /// Ends a membership at a date.
-    pub async fn remove_member(&self, ctx: &WriteContext<'_>, code: &str, structure: &str, to: NaiveDate, key: Option<&IdempotencyKey>) -> Result<pb::RemoveGroupMemberResponse> {
+    pub async fn remove_member(
+        &self,
+        ctx: &WriteContext<'_>,
+        code: &str,
+        structure: &str,
+        to: NaiveDate,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<pb::RemoveGroupMemberResponse> {
         let mut tx = self.pool.begin().await?;
         if let Some(k) = key
             && let Some(previous) = idempotency::replay(DOMAIN, &mut tx, k).await?

@@ -46,7 +46,12 @@ fn centre(n: u32, name: &str) -> pb::Structure {
         region: Region::Nord as i32,
         department: "59".into(),
         open_date: "2005-07-01".into(),
-        address: Some(pb::Address { line: "1 place de la Mairie".into(), postal_code: "59300".into(), city: "Valenciennes".into(), insee_code: String::new() }),
+        address: Some(pb::Address {
+            line: "1 place de la Mairie".into(),
+            postal_code: "59300".into(),
+            city: "Valenciennes".into(),
+            insee_code: String::new(),
+        }),
         ..Default::default()
     }
 }
@@ -107,7 +112,13 @@ async fn wrong_finess_check_digit_is_invalid_argument_and_stores_nothing() {
 #[tokio::test]
 async fn same_request_id_stores_once_and_replays_the_response() {
     let (api, pool) = setup().await;
-    let send = |s: pb::Structure| api.create_structure(req(pb::CreateStructureRequest { structure: Some(s), request_id: "7c1e-create-1".into(), validate_only: false }));
+    let send = |s: pb::Structure| {
+        api.create_structure(req(pb::CreateStructureRequest {
+            structure: Some(s),
+            request_id: "7c1e-create-1".into(),
+            validate_only: false,
+        }))
+    };
     let first = send(centre(3, "Centre A")).await.expect("first").into_inner();
     let second = send(centre(3, "Centre A")).await.expect("retry").into_inner();
     assert_eq!(first, second);
@@ -125,7 +136,12 @@ async fn concurrent_duplicates_store_once() {
     for _ in 0..4 {
         let api = api.clone();
         handles.push(tokio::spawn(async move {
-            api.create_structure(req(pb::CreateStructureRequest { structure: Some(centre(5, "Centre C")), request_id: "dup".into(), validate_only: false })).await
+            api.create_structure(req(pb::CreateStructureRequest {
+                structure: Some(centre(5, "Centre C")),
+                request_id: "dup".into(),
+                validate_only: false,
+            }))
+            .await
         }));
     }
     let mut names = Vec::new();
@@ -145,7 +161,13 @@ async fn update_with_stale_etag_is_aborted() {
     patch.display_name = "Centre D renommé".into();
     let mask = |p: &[&str]| Some(prost_types::FieldMask { paths: p.iter().map(|s| (*s).to_owned()).collect() });
     let ok = api
-        .update_structure(req(pb::UpdateStructureRequest { structure: Some(patch.clone()), update_mask: mask(&["display_name"]), effective_date: String::new(), request_id: String::new(), reason: "renaming".into() }))
+        .update_structure(req(pb::UpdateStructureRequest {
+            structure: Some(patch.clone()),
+            update_mask: mask(&["display_name"]),
+            effective_date: String::new(),
+            request_id: String::new(),
+            reason: "renaming".into(),
+        }))
         .await
         .expect("update")
         .into_inner()
@@ -156,7 +178,13 @@ async fn update_with_stale_etag_is_aborted() {
     assert_ne!(ok.etag, created.etag);
     // The first etag is now stale.
     let stale = api
-        .update_structure(req(pb::UpdateStructureRequest { structure: Some(patch), update_mask: mask(&["display_name"]), effective_date: String::new(), request_id: String::new(), reason: String::new() }))
+        .update_structure(req(pb::UpdateStructureRequest {
+            structure: Some(patch),
+            update_mask: mask(&["display_name"]),
+            effective_date: String::new(),
+            request_id: String::new(),
+            reason: String::new(),
+        }))
         .await
         .expect_err("stale");
     assert_eq!(stale.code(), Code::Aborted);
@@ -165,7 +193,13 @@ async fn update_with_stale_etag_is_aborted() {
     let mut p = ok.clone();
     p.finess = finess(7);
     let err = api
-        .update_structure(req(pb::UpdateStructureRequest { structure: Some(p), update_mask: mask(&["finess"]), effective_date: String::new(), request_id: String::new(), reason: String::new() }))
+        .update_structure(req(pb::UpdateStructureRequest {
+            structure: Some(p),
+            update_mask: mask(&["finess"]),
+            effective_date: String::new(),
+            request_id: String::new(),
+            reason: String::new(),
+        }))
         .await
         .expect_err("immutable");
     assert_eq!(err.code(), Code::InvalidArgument);
@@ -213,7 +247,11 @@ async fn close_keeps_the_structure_readable_with_history_and_as_of_reads() {
     assert_eq!(a.status, pb::StructureStatus::Closed as i32);
 
     let revisions = api
-        .list_structure_revisions(req(pb::ListStructureRevisionsRequest { name: principal.name.clone(), page_size: 0, page_token: String::new() }))
+        .list_structure_revisions(req(pb::ListStructureRevisionsRequest {
+            name: principal.name.clone(),
+            page_size: 0,
+            page_token: String::new(),
+        }))
         .await
         .expect("revisions")
         .into_inner()
@@ -243,7 +281,13 @@ async fn pagination_is_stable_under_inserts_and_tokens_are_bound_to_their_query(
         create(&api, centre(100 + n, &format!("Centre {n:02}"))).await;
     }
     let list = |token: String, filter: &str| {
-        api.list_structures(req(pb::ListStructuresRequest { page_size: 5, page_token: token, filter: filter.into(), search: String::new(), as_of_date: String::new() }))
+        api.list_structures(req(pb::ListStructuresRequest {
+            page_size: 5,
+            page_token: token,
+            filter: filter.into(),
+            search: String::new(),
+            as_of_date: String::new(),
+        }))
     };
     let mut seen = Vec::new();
     let mut token = String::new();
@@ -275,16 +319,22 @@ async fn demo_data_has_the_shape_of_the_offer_and_reloads_idempotently() {
     let (api, pool) = setup().await;
     let store = Store::new(pool.clone());
     let report = filieris_registry::seed::load_demo(&store).await.expect("seed");
-    assert!(report.structures_created > 250, "{report}");
+    assert_eq!(report.structures_created, filieris_registry::demo::dataset().structures.len(), "{report}");
     let total = |filter: &str| {
         let api = api.clone();
         let filter = filter.to_owned();
         async move {
-            api.list_structures(req(pb::ListStructuresRequest { page_size: 1, page_token: String::new(), filter, search: String::new(), as_of_date: String::new() }))
-                .await
-                .expect("list")
-                .into_inner()
-                .total_size
+            api.list_structures(req(pb::ListStructuresRequest {
+                page_size: 1,
+                page_token: String::new(),
+                filter,
+                search: String::new(),
+                as_of_date: String::new(),
+            }))
+            .await
+            .expect("list")
+            .into_inner()
+            .total_size
         }
     };
     assert_eq!(total("category = HEALTH_CENTRE").await, 163);
@@ -295,14 +345,21 @@ async fn demo_data_has_the_shape_of_the_offer_and_reloads_idempotently() {
     assert_eq!(total("category = HOSPITAL").await, 11);
     assert_eq!(total("category = EHPAD").await, 6);
     assert_eq!(total("category = SSIAD").await, 16);
-    assert_eq!(total("group = centres-de-sante").await, 163);
+    // The financial perimeter "centres de santé" counts the 149 centres with their own FINESS.
+    assert_eq!(total("group = centres-de-sante").await, 149);
     let by_region = total("category = HEALTH_CENTRE AND region = NORD").await
         + total("category = HEALTH_CENTRE AND region = EST").await
         + total("category = HEALTH_CENTRE AND region = SUD").await;
     assert_eq!(by_region, 163);
     // Page size above the maximum is coerced to 200.
     let page = api
-        .list_structures(req(pb::ListStructuresRequest { page_size: 1000, page_token: String::new(), filter: String::new(), search: String::new(), as_of_date: String::new() }))
+        .list_structures(req(pb::ListStructuresRequest {
+            page_size: 1000,
+            page_token: String::new(),
+            filter: String::new(),
+            search: String::new(),
+            as_of_date: String::new(),
+        }))
         .await
         .expect("list")
         .into_inner();
@@ -310,11 +367,21 @@ async fn demo_data_has_the_shape_of_the_offer_and_reloads_idempotently() {
     assert!(!page.next_page_token.is_empty());
     // Search is accent- and case-insensitive, and finds misspelt aliases.
     let found = api
-        .list_structures(req(pb::ListStructuresRequest { page_size: 10, page_token: String::new(), filter: String::new(), search: "freyding".into(), as_of_date: String::new() }))
+        .list_structures(req(pb::ListStructuresRequest {
+            page_size: 10,
+            page_token: String::new(),
+            filter: String::new(),
+            search: "freyding".into(),
+            as_of_date: String::new(),
+        }))
         .await
         .expect("search")
         .into_inner();
-    assert!(found.structures.iter().any(|s| s.display_name.contains("Freyming")), "{:?}", found.structures.iter().map(|s| &s.display_name).collect::<Vec<_>>());
+    assert!(
+        found.structures.iter().any(|s| s.display_name.contains("Freyming")),
+        "{:?}",
+        found.structures.iter().map(|s| &s.display_name).collect::<Vec<_>>()
+    );
 
     let before = count(&pool, "structure").await;
     let again = filieris_registry::seed::load_demo(&store).await.expect("reseed");
@@ -326,7 +393,13 @@ async fn fhir_export_is_a_valid_bundle_with_the_finess_system() {
     let (api, pool) = setup().await;
     filieris_registry::seed::load_demo(&Store::new(pool)).await.expect("seed");
     let page = api
-        .list_structures(req(pb::ListStructuresRequest { page_size: 3, page_token: String::new(), filter: "category = SSIAD".into(), search: String::new(), as_of_date: String::new() }))
+        .list_structures(req(pb::ListStructuresRequest {
+            page_size: 3,
+            page_token: String::new(),
+            filter: "category = SSIAD".into(),
+            search: String::new(),
+            as_of_date: String::new(),
+        }))
         .await
         .expect("list")
         .into_inner();
@@ -372,23 +445,42 @@ async fn groups_resolve_by_rule_and_by_dated_membership() {
         rule_categories: cats,
         ..Default::default()
     };
-    api.create_structure_group(req(pb::CreateStructureGroupRequest { structure_group: Some(group("pair", pb::GroupMode::Explicit, vec![])), request_id: String::new() }))
-        .await
-        .expect("explicit");
+    api.create_structure_group(req(pb::CreateStructureGroupRequest {
+        structure_group: Some(group("pair", pb::GroupMode::Explicit, vec![])),
+        request_id: String::new(),
+    }))
+    .await
+    .expect("explicit");
     api.create_structure_group(req(pb::CreateStructureGroupRequest {
         structure_group: Some(group("centres", pb::GroupMode::Rule, vec![pb::Category::HealthCentre as i32])),
         request_id: String::new(),
     }))
     .await
     .expect("rule");
-    api.add_group_member(req(pb::AddGroupMemberRequest { group: "structureGroups/pair".into(), structure: a.name.clone(), valid_from: "2020-01-01".into(), request_id: String::new() }))
-        .await
-        .expect("add");
-    api.remove_group_member(req(pb::RemoveGroupMemberRequest { group: "structureGroups/pair".into(), structure: a.name.clone(), valid_to: "2021-12-31".into(), request_id: String::new() }))
-        .await
-        .expect("remove");
+    api.add_group_member(req(pb::AddGroupMemberRequest {
+        group: "structureGroups/pair".into(),
+        structure: a.name.clone(),
+        valid_from: "2020-01-01".into(),
+        request_id: String::new(),
+    }))
+    .await
+    .expect("add");
+    api.remove_group_member(req(pb::RemoveGroupMemberRequest {
+        group: "structureGroups/pair".into(),
+        structure: a.name.clone(),
+        valid_to: "2021-12-31".into(),
+        request_id: String::new(),
+    }))
+    .await
+    .expect("remove");
     let members = |code: &str, period: &str| {
-        api.list_group_members(req(pb::ListGroupMembersRequest { group: format!("structureGroups/{code}"), period: period.into(), as_of_date: String::new(), page_size: 0, page_token: String::new() }))
+        api.list_group_members(req(pb::ListGroupMembersRequest {
+            group: format!("structureGroups/{code}"),
+            period: period.into(),
+            as_of_date: String::new(),
+            page_size: 0,
+            page_token: String::new(),
+        }))
     };
     assert_eq!(members("pair", "2021").await.expect("2021").into_inner().total_size, 1);
     assert_eq!(members("pair", "2022").await.expect("2022").into_inner().total_size, 0);
@@ -405,11 +497,16 @@ async fn change_feed_resumes_from_its_token() {
     let first = api.list_changes(req(pb::ListChangesRequest { page_size: 0, page_token: String::new() })).await.expect("feed").into_inner();
     assert_eq!(first.changes.len(), 1);
     assert_eq!(first.changes[0].change_type, "STRUCTURE_CREATED");
-    let empty = api.list_changes(req(pb::ListChangesRequest { page_size: 0, page_token: first.next_page_token.clone() })).await.expect("feed").into_inner();
+    let empty = api
+        .list_changes(req(pb::ListChangesRequest { page_size: 0, page_token: first.next_page_token.clone() }))
+        .await
+        .expect("feed")
+        .into_inner();
     assert!(empty.changes.is_empty());
     assert!(!empty.next_page_token.is_empty());
     create(&api, centre(401, "Centre J")).await;
-    let next = api.list_changes(req(pb::ListChangesRequest { page_size: 0, page_token: empty.next_page_token })).await.expect("feed").into_inner();
+    let next =
+        api.list_changes(req(pb::ListChangesRequest { page_size: 0, page_token: empty.next_page_token })).await.expect("feed").into_inner();
     assert_eq!(next.changes.len(), 1);
     assert!(next.changes[0].sequence > first.changes[0].sequence);
 }
@@ -417,9 +514,13 @@ async fn change_feed_resumes_from_its_token() {
 #[tokio::test]
 async fn readers_cannot_write() {
     let (api, pool) = setup().await;
-    let partner = Identity { caller: "partner:cdc".into(), kind: CallerKind::Partner, roles: vec!["partner".into()], scopes: vec!["*".into()] };
+    let partner =
+        Identity { caller: "partner:cdc".into(), kind: CallerKind::Partner, roles: vec!["partner".into()], scopes: vec!["*".into()] };
     let err = api
-        .create_structure(req_as(pb::CreateStructureRequest { structure: Some(centre(500, "Centre K")), request_id: String::new(), validate_only: false }, partner))
+        .create_structure(req_as(
+            pb::CreateStructureRequest { structure: Some(centre(500, "Centre K")), request_id: String::new(), validate_only: false },
+            partner,
+        ))
         .await
         .expect_err("denied");
     assert_eq!(err.code(), Code::PermissionDenied);

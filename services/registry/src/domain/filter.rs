@@ -16,7 +16,7 @@ use filieris_proto::types::Region;
 
 use super::codes::Coded;
 use super::validate::{group_code, valid_department};
-use super::{LEGAL_ENTITIES, GROUPS, Ref, STRUCTURES, parse_ref};
+use super::{GROUPS, LEGAL_ENTITIES, Ref, STRUCTURES, parse_ref};
 
 /// A filter term value, typed per field.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -216,7 +216,12 @@ pub fn validate_structure(input: &pb::Structure, prefix: &str) -> Result<ValidSt
             if hours <= 0 {
                 v.add(f("weekly_opening_hours"), "is required for an antenna");
             } else if hours > ANTENNA_MAX_WEEKLY_HOURS && !input.ars_waiver {
-                v.add(f("weekly_opening_hours"), format!("an antenna opens at most {ANTENNA_MAX_WEEKLY_HOURS} hours a week unless the ARS granted a waiver (ars_waiver)"));
+                v.add(
+                    f("weekly_opening_hours"),
+                    format!(
+                        "an antenna opens at most {ANTENNA_MAX_WEEKLY_HOURS} hours a week unless the ARS granted a waiver (ars_waiver)"
+                    ),
+                );
             } else if hours > 168 {
                 v.add(f("weekly_opening_hours"), "a week has 168 hours");
             }
@@ -452,7 +457,10 @@ fn snake(path: &str) -> String {
 
 /// Validates a structure-group code: lower-case letters, digits, hyphens.
 pub fn valid_group_code(code: &str) -> bool {
-    !code.is_empty() && code.len() <= 63 && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') && !code.starts_with('-')
+    !code.is_empty()
+        && code.len() <= 63
+        && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !code.starts_with('-')
 }
 
 /// `structureGroups/{code}` → code.
@@ -474,7 +482,12 @@ mod tests {
             region: Region::Nord as i32,
             department: "62".into(),
             open_date: "2005-07-01".into(),
-            address: Some(pb::Address { line: "1 rue".into(), postal_code: "62300".into(), city: "Lens".into(), insee_code: String::new() }),
+            address: Some(pb::Address {
+                line: "1 rue".into(),
+                postal_code: "62300".into(),
+                city: "Lens".into(),
+                insee_code: String::new(),
+            }),
             ..Default::default()
         }
     }
@@ -501,54 +514,92 @@ mod tests {
         let cases: &[Case] = &[
             ("wrong FINESS key", |s| s.finess = "750712185".into(), "structure.finess"),
             ("missing FINESS", |s| s.finess.clear(), "structure.finess"),
-            ("antenna with FINESS", |s| {
-                s.level = pb::StructureLevel::Antenna as i32;
-                s.parent = "structures/750712184".into();
-                s.weekly_opening_hours = 10;
-            }, "structure.finess"),
-            ("antenna over 20 h", |s| {
-                s.finess.clear();
-                s.level = pb::StructureLevel::Antenna as i32;
-                s.parent = "structures/750712184".into();
-                s.weekly_opening_hours = 25;
-            }, "structure.weekly_opening_hours"),
-            ("antenna without parent", |s| {
-                s.finess.clear();
-                s.level = pb::StructureLevel::Antenna as i32;
-                s.weekly_opening_hours = 10;
-            }, "structure.parent"),
+            (
+                "antenna with FINESS",
+                |s| {
+                    s.level = pb::StructureLevel::Antenna as i32;
+                    s.parent = "structures/750712184".into();
+                    s.weekly_opening_hours = 10;
+                },
+                "structure.finess",
+            ),
+            (
+                "antenna over 20 h",
+                |s| {
+                    s.finess.clear();
+                    s.level = pb::StructureLevel::Antenna as i32;
+                    s.parent = "structures/750712184".into();
+                    s.weekly_opening_hours = 25;
+                },
+                "structure.weekly_opening_hours",
+            ),
+            (
+                "antenna without parent",
+                |s| {
+                    s.finess.clear();
+                    s.level = pb::StructureLevel::Antenna as i32;
+                    s.weekly_opening_hours = 10;
+                },
+                "structure.parent",
+            ),
             ("bad department", |s| s.department = "20".into(), "structure.department"),
             ("postal code elsewhere", |s| s.address.as_mut().unwrap().postal_code = "75001".into(), "structure.address.postal_code"),
             ("no open date", |s| s.open_date.clear(), "structure.open_date"),
             ("bad open date", |s| s.open_date = "2021-02-30".into(), "structure.open_date"),
             ("health centre without subtype", |s| s.subtype = 0, "structure.subtype"),
             ("EHPAD with subtype", |s| s.category = pb::Category::Ehpad as i32, "structure.subtype"),
-            ("pharmacy without access rule", |s| {
-                s.category = pb::Category::Pharmacy as i32;
-                s.subtype = 0;
-            }, "structure.pharmacy_access_rule"),
-            ("access rule on a centre", |s| s.pharmacy_access_rule = pb::PharmacyAccessRule::OpenToAll as i32, "structure.pharmacy_access_rule"),
+            (
+                "pharmacy without access rule",
+                |s| {
+                    s.category = pb::Category::Pharmacy as i32;
+                    s.subtype = 0;
+                },
+                "structure.pharmacy_access_rule",
+            ),
+            (
+                "access rule on a centre",
+                |s| s.pharmacy_access_rule = pb::PharmacyAccessRule::OpenToAll as i32,
+                "structure.pharmacy_access_rule",
+            ),
             ("bad SIRET", |s| s.siret = "73282932000079".into(), "structure.siret"),
-            ("installed above authorised", |s| s.capacities.push(pb::Capacity {
-                unit: pb::CapacityUnit::Chair as i32,
-                authorised: 2,
-                installed: 3,
-                valid_from: "2020-01-01".into(),
-                ..Default::default()
-            }), "structure.capacities[0].installed"),
-            ("capacity ends before it starts", |s| s.capacities.push(pb::Capacity {
-                unit: pb::CapacityUnit::Chair as i32,
-                valid_from: "2020-01-01".into(),
-                valid_to: "2019-01-01".into(),
-                ..Default::default()
-            }), "structure.capacities[0].valid_to"),
-            ("SAS mode on a CPTS", |s| s.memberships.push(pb::Membership {
-                kind: pb::MembershipKind::Cpts as i32,
-                grouping: "CPTS ECEGEC".into(),
-                valid_from: "2019-03-27".into(),
-                sas_mode: "DIRECT".into(),
-                ..Default::default()
-            }), "structure.memberships[0].sas_mode"),
+            (
+                "installed above authorised",
+                |s| {
+                    s.capacities.push(pb::Capacity {
+                        unit: pb::CapacityUnit::Chair as i32,
+                        authorised: 2,
+                        installed: 3,
+                        valid_from: "2020-01-01".into(),
+                        ..Default::default()
+                    })
+                },
+                "structure.capacities[0].installed",
+            ),
+            (
+                "capacity ends before it starts",
+                |s| {
+                    s.capacities.push(pb::Capacity {
+                        unit: pb::CapacityUnit::Chair as i32,
+                        valid_from: "2020-01-01".into(),
+                        valid_to: "2019-01-01".into(),
+                        ..Default::default()
+                    })
+                },
+                "structure.capacities[0].valid_to",
+            ),
+            (
+                "SAS mode on a CPTS",
+                |s| {
+                    s.memberships.push(pb::Membership {
+                        kind: pb::MembershipKind::Cpts as i32,
+                        grouping: "CPTS ECEGEC".into(),
+                        valid_from: "2019-03-27".into(),
+                        sas_mode: "DIRECT".into(),
+                        ..Default::default()
+                    })
+                },
+                "structure.memberships[0].sas_mode",
+            ),
             ("integrated centre", |s| s.integrated_in = "structures/750712184".into(), "structure.integrated_in"),
             ("no name", |s| s.display_name = "  ".into(), "structure.display_name"),
         ];
@@ -566,7 +617,14 @@ mod tests {
     fn every_violation_is_reported_at_once() {
         let s = pb::Structure::default();
         let got = fields(validate_structure(&s, "structure.").unwrap_err());
-        for f in ["structure.level", "structure.category", "structure.region", "structure.display_name", "structure.department", "structure.open_date"] {
+        for f in [
+            "structure.level",
+            "structure.category",
+            "structure.region",
+            "structure.display_name",
+            "structure.department",
+            "structure.open_date",
+        ] {
             assert!(got.iter().any(|g| g == f), "missing {f} in {got:?}");
         }
     }
