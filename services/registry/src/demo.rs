@@ -17,9 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use filieris_kernel::{Finess, luhn};
 use filieris_proto::registry::{
-    Address, Alias, AliasKind, Authorisation, Capacity, CapacityModality, CapacityUnit, Category,
-    Certification, CertificationScheme, GroupMode, LegalEntity, Membership, MembershipKind,
-    PharmacyAccessRule, Structure, StructureGroup, StructureLevel, Subtype,
+    Address, Alias, AliasKind, Authorisation, Capacity, CapacityModality, CapacityUnit, Category, Certification, CertificationScheme,
+    GroupMode, LegalEntity, Membership, MembershipKind, PharmacyAccessRule, Structure, StructureGroup, StructureLevel, Subtype,
 };
 use filieris_proto::types::Region;
 
@@ -119,17 +118,8 @@ fn council_of(dept: &str) -> String {
 
 /// Towns of the Lorraine iron basin in Moselle (the rest of Moselle in this
 /// data set is the coal basin).
-const MOSELLE_IRON_TOWNS: &[&str] = &[
-    "Hayange",
-    "Fameck",
-    "Algrange",
-    "Florange",
-    "Rombas",
-    "Moyeuvre-Grande",
-    "Audun-le-Tiche",
-    "Ottange",
-    "Knutange",
-];
+const MOSELLE_IRON_TOWNS: &[&str] =
+    &["Hayange", "Fameck", "Algrange", "Florange", "Rombas", "Moyeuvre-Grande", "Audun-le-Tiche", "Ottange", "Knutange"];
 
 /// Mining basin (territory label) of a town.
 fn territory_of(dept: &str, city: &str) -> &'static str {
@@ -168,26 +158,11 @@ struct Place {
 }
 
 const fn t(city: &'static str, dept: &'static str, postal: &'static str) -> Place {
-    Place {
-        label: city,
-        city,
-        dept,
-        postal,
-    }
+    Place { label: city, city, dept, postal }
 }
 
-const fn q(
-    label: &'static str,
-    city: &'static str,
-    dept: &'static str,
-    postal: &'static str,
-) -> Place {
-    Place {
-        label,
-        city,
-        dept,
-        postal,
-    }
+const fn q(label: &'static str, city: &'static str, dept: &'static str, postal: &'static str) -> Place {
+    Place { label, city, dept, postal }
 }
 
 /// Polyvalent health centres of the Nord directorate (58): the 118 centres of
@@ -201,12 +176,7 @@ const POLYVALENT_NORD: [Place; 58] = [
     t("Carvin", "62", "62220"),
     t("Auby", "59", "59950"),
     q("Bully-les-Mines Centre", "Bully-les-Mines", "62", "62160"),
-    q(
-        "Bully-les-Mines Les Brebis",
-        "Bully-les-Mines",
-        "62",
-        "62160",
-    ),
+    q("Bully-les-Mines Les Brebis", "Bully-les-Mines", "62", "62160"),
     t("Libercourt", "62", "62820"),
     t("Roost-Warendin", "59", "59286"),
     t("Vieux-Condé", "59", "59690"),
@@ -301,18 +271,8 @@ const POLYVALENT_EST: [Place; 49] = [
     t("Tucquegnieux", "54", "54640"),
     t("Auboué", "54", "54580"),
     t("Hussigny-Godbrange", "54", "54590"),
-    q(
-        "Montceau-les-Mines Centre",
-        "Montceau-les-Mines",
-        "71",
-        "71300",
-    ),
-    q(
-        "Montceau-les-Mines Les Équipages",
-        "Montceau-les-Mines",
-        "71",
-        "71300",
-    ),
+    q("Montceau-les-Mines Centre", "Montceau-les-Mines", "71", "71300"),
+    q("Montceau-les-Mines Les Équipages", "Montceau-les-Mines", "71", "71300"),
     t("Blanzy", "71", "71450"),
     t("Sanvignes-les-Mines", "71", "71410"),
     t("Saint-Vallier", "71", "71230"),
@@ -377,45 +337,20 @@ const NURSING: Place = t("Saint-Avold", "57", "57500");
 /// hours, ARS waiver). Waivers of the 20-hour limit were obtained notably in
 /// the Nord.
 const ANTENNAS: [(&str, Place, i32, bool); 14] = [
-    (
-        "Noeux-les-Mines",
-        t("Hersin-Coupigny", "62", "62530"),
-        24,
-        true,
-    ),
-    (
-        "Montigny-en-Gohelle",
-        t("Fouquières-lès-Lens", "62", "62740"),
-        18,
-        false,
-    ),
+    ("Noeux-les-Mines", t("Hersin-Coupigny", "62", "62530"), 24, true),
+    ("Montigny-en-Gohelle", t("Fouquières-lès-Lens", "62", "62740"), 18, false),
     ("Évin-Malmaison", t("Leforest", "62", "62790"), 28, true),
-    (
-        "Noyelles-sous-Lens",
-        t("Courcelles-lès-Lens", "62", "62970"),
-        16,
-        false,
-    ),
+    ("Noyelles-sous-Lens", t("Courcelles-lès-Lens", "62", "62970"), 16, false),
     ("Escaudain", t("Abscon", "59", "59215"), 30, true),
     ("Vieux-Condé", t("Hergnies", "59", "59199"), 12, false),
     ("Farébersviller", t("Seingbouse", "57", "57455"), 15, false),
     ("Forbach Centre", t("Rosbruck", "57", "57800"), 10, false),
     ("Hayange", t("Knutange", "57", "57240"), 20, false),
     ("Longwy", t("Herserange", "54", "54440"), 14, false),
-    (
-        "Montceau-les-Mines Centre",
-        t("Ciry-le-Noble", "71", "71420"),
-        12,
-        false,
-    ),
+    ("Montceau-les-Mines Centre", t("Ciry-le-Noble", "71", "71420"), 12, false),
     ("Alès Centre", t("Cendras", "30", "30480"), 16, false),
     ("Decazeville", t("Firmi", "12", "12300"), 10, false),
-    (
-        "Graissessac",
-        t("Le Bousquet-d'Orb", "34", "34260"),
-        8,
-        false,
-    ),
+    ("Graissessac", t("Le Bousquet-d'Orb", "34", "34260"), 8, false),
 ];
 
 /// Health centres certified AFNOR "Engagement de service – Quali'santé" in
@@ -497,135 +432,35 @@ pub const SSIAD_PLACES: i32 = 1638;
 
 /// Pharmacies (25): (label, place, access rule).
 const PHARMACIES: [(&str, Place, PharmacyAccessRule); 25] = [
-    (
-        "Lens",
-        t("Lens", "62", "62300"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
-    (
-        "Liévin",
-        t("Liévin", "62", "62800"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
-    (
-        "Hénin-Beaumont",
-        t("Hénin-Beaumont", "62", "62110"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
-    (
-        "Carvin",
-        t("Carvin", "62", "62220"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
-    (
-        "Bruay-la-Buissière",
-        t("Bruay-la-Buissière", "62", "62700"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
-    (
-        "Noeux-les-Mines",
-        t("Noeux-les-Mines", "62", "62290"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
-    (
-        "Harnes",
-        t("Harnes", "62", "62440"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
-    (
-        "Billy-Montigny",
-        t("Billy-Montigny", "62", "62420"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
-    (
-        "Oignies",
-        t("Oignies", "62", "62590"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
-    (
-        "Douai",
-        t("Douai", "59", "59500"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
-    (
-        "Sin-le-Noble",
-        t("Sin-le-Noble", "59", "59450"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
-    (
-        "Somain",
-        t("Somain", "59", "59490"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
-    (
-        "Denain",
-        t("Denain", "59", "59220"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
-    (
-        "Escaudain",
-        t("Escaudain", "59", "59124"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
-    (
-        "Anzin",
-        t("Anzin", "59", "59410"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
+    ("Lens", t("Lens", "62", "62300"), PharmacyAccessRule::AffiliatesOnly),
+    ("Liévin", t("Liévin", "62", "62800"), PharmacyAccessRule::AffiliatesOnly),
+    ("Hénin-Beaumont", t("Hénin-Beaumont", "62", "62110"), PharmacyAccessRule::AffiliatesOnly),
+    ("Carvin", t("Carvin", "62", "62220"), PharmacyAccessRule::AffiliatesOnly),
+    ("Bruay-la-Buissière", t("Bruay-la-Buissière", "62", "62700"), PharmacyAccessRule::AffiliatesOnly),
+    ("Noeux-les-Mines", t("Noeux-les-Mines", "62", "62290"), PharmacyAccessRule::AffiliatesOnly),
+    ("Harnes", t("Harnes", "62", "62440"), PharmacyAccessRule::AffiliatesOnly),
+    ("Billy-Montigny", t("Billy-Montigny", "62", "62420"), PharmacyAccessRule::AffiliatesOnly),
+    ("Oignies", t("Oignies", "62", "62590"), PharmacyAccessRule::AffiliatesOnly),
+    ("Douai", t("Douai", "59", "59500"), PharmacyAccessRule::AffiliatesOnly),
+    ("Sin-le-Noble", t("Sin-le-Noble", "59", "59450"), PharmacyAccessRule::AffiliatesOnly),
+    ("Somain", t("Somain", "59", "59490"), PharmacyAccessRule::AffiliatesOnly),
+    ("Denain", t("Denain", "59", "59220"), PharmacyAccessRule::AffiliatesOnly),
+    ("Escaudain", t("Escaudain", "59", "59124"), PharmacyAccessRule::AffiliatesOnly),
+    ("Anzin", t("Anzin", "59", "59410"), PharmacyAccessRule::AffiliatesOnly),
     // Bourgogne-Franche-Comté: the Claude Gauthier and Les Gautherets
     // pharmacies were grouped in the building of the Équipages health centre.
-    (
-        "Les Équipages – Montceau-les-Mines",
-        t("Montceau-les-Mines", "71", "71300"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
+    ("Les Équipages – Montceau-les-Mines", t("Montceau-les-Mines", "71", "71300"), PharmacyAccessRule::AffiliatesOnly),
     // Open to the whole population since their origin.
-    (
-        "Graissessac",
-        t("Graissessac", "34", "34260"),
-        PharmacyAccessRule::OpenToAll,
-    ),
-    (
-        "La Vernarède",
-        t("La Vernarède", "30", "30530"),
-        PharmacyAccessRule::OpenToAll,
-    ),
-    (
-        "Carmaux",
-        t("Carmaux", "81", "81400"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
-    (
-        "Alès",
-        t("Alès", "30", "30100"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
-    (
-        "La Grand-Combe",
-        t("La Grand-Combe", "30", "30110"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
-    (
-        "Gardanne",
-        t("Gardanne", "13", "13120"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
+    ("Graissessac", t("Graissessac", "34", "34260"), PharmacyAccessRule::OpenToAll),
+    ("La Vernarède", t("La Vernarède", "30", "30530"), PharmacyAccessRule::OpenToAll),
+    ("Carmaux", t("Carmaux", "81", "81400"), PharmacyAccessRule::AffiliatesOnly),
+    ("Alès", t("Alès", "30", "30100"), PharmacyAccessRule::AffiliatesOnly),
+    ("La Grand-Combe", t("La Grand-Combe", "30", "30110"), PharmacyAccessRule::AffiliatesOnly),
+    ("Gardanne", t("Gardanne", "13", "13120"), PharmacyAccessRule::AffiliatesOnly),
     // Reasoned opening: any scheme if prescribed by a Filieris centre.
-    (
-        "La Tarentaize – Saint-Étienne",
-        t("Saint-Étienne", "42", "42000"),
-        PharmacyAccessRule::ReasonedOpening,
-    ),
-    (
-        "La Ricamarie",
-        t("La Ricamarie", "42", "42150"),
-        PharmacyAccessRule::ReasonedOpening,
-    ),
-    (
-        "La Mure",
-        t("La Mure", "38", "38350"),
-        PharmacyAccessRule::AffiliatesOnly,
-    ),
+    ("La Tarentaize – Saint-Étienne", t("Saint-Étienne", "42", "42000"), PharmacyAccessRule::ReasonedOpening),
+    ("La Ricamarie", t("La Ricamarie", "42", "42150"), PharmacyAccessRule::ReasonedOpening),
+    ("La Mure", t("La Mure", "38", "38350"), PharmacyAccessRule::AffiliatesOnly),
 ];
 
 /// Street names for the invented addresses.
@@ -649,20 +484,10 @@ const STREETS: [&str; 12] = [
 // ---------------------------------------------------------------------------
 
 fn alias(text: &str, kind: AliasKind) -> Alias {
-    Alias {
-        text: text.to_owned(),
-        kind: kind as i32,
-    }
+    Alias { text: text.to_owned(), kind: kind as i32 }
 }
 
-fn capacity(
-    unit: CapacityUnit,
-    modality: CapacityModality,
-    discipline: &str,
-    authorised: i32,
-    installed: i32,
-    from: &str,
-) -> Capacity {
+fn capacity(unit: CapacityUnit, modality: CapacityModality, discipline: &str, authorised: i32, installed: i32, from: &str) -> Capacity {
     Capacity {
         unit: unit as i32,
         modality: modality as i32,
@@ -684,13 +509,7 @@ fn membership(kind: MembershipKind, grouping: &str, role: &str, from: &str) -> M
     }
 }
 
-fn certification(
-    scheme: CertificationScheme,
-    version: &str,
-    level: &str,
-    decision: &str,
-    valid_to: &str,
-) -> Certification {
+fn certification(scheme: CertificationScheme, version: &str, level: &str, decision: &str, valid_to: &str) -> Certification {
     Certification {
         scheme: scheme as i32,
         scheme_version: version.to_owned(),
@@ -804,16 +623,8 @@ impl Builder {
         open: Option<&str>,
     ) -> Structure {
         self.n += 1;
-        let finess = if level == StructureLevel::Establishment {
-            self.finess(place.dept)
-        } else {
-            String::new()
-        };
-        let siret = if level == StructureLevel::Establishment {
-            self.siret()
-        } else {
-            String::new()
-        };
+        let finess = if level == StructureLevel::Establishment { self.finess(place.dept) } else { String::new() };
+        let siret = if level == StructureLevel::Establishment { self.siret() } else { String::new() };
         Structure {
             finess,
             siret,
@@ -844,22 +655,8 @@ impl Builder {
         key
     }
 
-    fn establishment(
-        &mut self,
-        category: Category,
-        subtype: Subtype,
-        name: String,
-        place: &Place,
-        open: Option<&str>,
-    ) -> Structure {
-        self.base(
-            StructureLevel::Establishment,
-            category,
-            subtype,
-            name,
-            place,
-            open,
-        )
+    fn establishment(&mut self, category: Category, subtype: Subtype, name: String, place: &Place, open: Option<&str>) -> Structure {
+        self.base(StructureLevel::Establishment, category, subtype, name, place, open)
     }
 }
 
@@ -870,31 +667,16 @@ impl Builder {
 /// Health centres (149) and their antennas (14).
 fn health_centres(b: &mut Builder) {
     let mut polyvalent_keys = BTreeMap::new();
-    let all_polyvalent = POLYVALENT_NORD
-        .iter()
-        .chain(POLYVALENT_EST.iter())
-        .chain(POLYVALENT_SUD.iter());
+    let all_polyvalent = POLYVALENT_NORD.iter().chain(POLYVALENT_EST.iter()).chain(POLYVALENT_SUD.iter());
     for (i, place) in all_polyvalent.enumerate() {
         let open = quoted_open_date(place.label);
-        let mut s = b.establishment(
-            Category::HealthCentre,
-            Subtype::Polyvalent,
-            format!("Centre de santé Filieris {}", place.label),
-            place,
-            open,
-        );
+        let mut s =
+            b.establishment(Category::HealthCentre, Subtype::Polyvalent, format!("Centre de santé Filieris {}", place.label), place, open);
         // A third of the polyvalent centres have a dental activity (1-3 chairs).
         if i % 3 == 0 {
             let chairs = 1 + (i % 3 + i / 3) as i32 % 3;
             let from = s.open_date.clone();
-            s.capacities.push(capacity(
-                CapacityUnit::Chair,
-                CapacityModality::Consultation,
-                "Soins dentaires",
-                chairs,
-                chairs,
-                &from,
-            ));
+            s.capacities.push(capacity(CapacityUnit::Chair, CapacityModality::Consultation, "Soins dentaires", chairs, chairs, &from));
         }
         centre_quality_and_networks(b, &mut s, place);
         let key = b.push(s, None);
@@ -922,14 +704,7 @@ fn health_centres(b: &mut Builder) {
         // Chairs are being grouped: some authorised chairs are not installed.
         let installed = if i % 4 == 1 { chairs - 1 } else { chairs };
         let from = s.open_date.clone();
-        s.capacities.push(capacity(
-            CapacityUnit::Chair,
-            CapacityModality::Consultation,
-            "Soins dentaires",
-            chairs,
-            installed,
-            &from,
-        ));
+        s.capacities.push(capacity(CapacityUnit::Chair, CapacityModality::Consultation, "Soins dentaires", chairs, installed, &from));
         b.push(s, None);
     }
 
@@ -953,10 +728,7 @@ fn health_centres(b: &mut Builder) {
         );
         s.weekly_opening_hours = *hours;
         s.ars_waiver = *waiver;
-        s.aliases.push(alias(
-            &format!("Antenne du centre de santé Filieris {principal}"),
-            AliasKind::UsageName,
-        ));
+        s.aliases.push(alias(&format!("Antenne du centre de santé Filieris {principal}"), AliasKind::UsageName));
         let n = per_principal.entry(parent_key.clone()).or_insert(0);
         *n += 1;
         b.out.push(DemoStructure {
@@ -993,54 +765,22 @@ fn centre_quality_and_networks(b: &mut Builder, s: &mut Structure, place: &Place
     }
     // ANCS quality plan: the 10 certified centres are at level 4 (certification).
     if AFNOR_HDF.contains(&place.label) || place.label == "Carmaux" {
-        s.certifications.push(certification(
-            CertificationScheme::AncsPaq,
-            "2018",
-            "4",
-            "2018-12-31",
-            "",
-        ));
+        s.certifications.push(certification(CertificationScheme::AncsPaq, "2018", "4", "2018-12-31", ""));
     } else if PAQ_LEVEL_3.contains(&place.label) {
-        s.certifications.push(certification(
-            CertificationScheme::AncsPaq,
-            "2018",
-            "3",
-            "2018-12-31",
-            "",
-        ));
+        s.certifications.push(certification(CertificationScheme::AncsPaq, "2018", "3", "2018-12-31", ""));
     }
 
     let ecegec = ECEGEC.contains(&place.label);
     if ecegec {
-        let role = if place.label == "Alès Centre" {
-            "chair"
-        } else {
-            "founder"
-        };
-        s.memberships.push(membership(
-            MembershipKind::Cpts,
-            "CPTS ECEGEC",
-            role,
-            &later("2019-03-27", &open),
-        ));
+        let role = if place.label == "Alès Centre" { "chair" } else { "founder" };
+        s.memberships.push(membership(MembershipKind::Cpts, "CPTS ECEGEC", role, &later("2019-03-27", &open)));
     }
     match place.city {
-        "Lens" | "Avion" | "Harnes" | "Sallaumines" | "Noyelles-sous-Lens" | "Loos-en-Gohelle"
-        | "Méricourt" => {
-            s.memberships.push(membership(
-                MembershipKind::Cpts,
-                "CPTS Lens-La Gohelle",
-                "member",
-                "2019-09-01",
-            ));
+        "Lens" | "Avion" | "Harnes" | "Sallaumines" | "Noyelles-sous-Lens" | "Loos-en-Gohelle" | "Méricourt" => {
+            s.memberships.push(membership(MembershipKind::Cpts, "CPTS Lens-La Gohelle", "member", "2019-09-01"));
         }
         "Liévin" | "Grenay" | "Bully-les-Mines" | "Mazingarbe" => {
-            s.memberships.push(membership(
-                MembershipKind::Cpts,
-                "CPTS Liévin-Pays d'Artois",
-                "member",
-                "2019-11-01",
-            ));
+            s.memberships.push(membership(MembershipKind::Cpts, "CPTS Liévin-Pays d'Artois", "member", "2019-11-01"));
         }
         _ => {}
     }
@@ -1055,11 +795,7 @@ fn centre_quality_and_networks(b: &mut Builder, s: &mut Structure, place: &Place
     // ROR: the Occitanie ambulatory offer was included from the convention
     // of 20 April 2018; the others are being integrated.
     let (region_code, _) = ars_of(place.dept);
-    let ror_from = if region_code == "76" {
-        "2018-04-20"
-    } else {
-        "2021-06-01"
-    };
+    let ror_from = if region_code == "76" { "2018-04-20" } else { "2021-06-01" };
     let ror = b.ror(place.dept, &later(ror_from, &open));
     s.memberships.push(ror);
 }
@@ -1117,10 +853,7 @@ fn hospitals(b: &mut Builder) -> NamedEstablishments {
         Some("1957-10-01"),
     );
     s.aliases = vec![
-        alias(
-            "établissement de santé de Moselle-Est site de Freyding-Merlebach",
-            K::Misspelling,
-        ),
+        alias("établissement de santé de Moselle-Est site de Freyding-Merlebach", K::Misspelling),
         alias("Freyding-Merlebach", K::Misspelling),
         alias("Freyming-Creutzwald", K::ManagementLabel),
         alias("Freyming-Merlebach Creutzwald", K::UsageName),
@@ -1128,47 +861,14 @@ fn hospitals(b: &mut Builder) -> NamedEstablishments {
         alias("HOPITAL DE FREYMING", K::ManagementLabel),
         alias("établissement de santé de Freyming-Merlebach", K::UsageName),
     ];
-    s.authorisations = smr_authorisations(
-        b,
-        "57",
-        &["SMR polyvalent", "SMR gériatrique", "SMR pneumologique"],
-    );
+    s.authorisations = smr_authorisations(b, "57", &["SMR polyvalent", "SMR gériatrique", "SMR pneumologique"]);
     s.capacities = vec![
-        capacity(
-            CapacityUnit::Bed,
-            CapacityModality::FullTime,
-            "SMR polyvalent",
-            120,
-            112,
-            "2022-06-01",
-        ),
-        capacity(
-            CapacityUnit::Bed,
-            CapacityModality::FullTime,
-            "SMR gériatrique",
-            40,
-            40,
-            "2022-06-01",
-        ),
-        capacity(
-            CapacityUnit::Place,
-            CapacityModality::Day,
-            "SMR polyvalent",
-            20,
-            18,
-            "2022-06-01",
-        ),
+        capacity(CapacityUnit::Bed, CapacityModality::FullTime, "SMR polyvalent", 120, 112, "2022-06-01"),
+        capacity(CapacityUnit::Bed, CapacityModality::FullTime, "SMR gériatrique", 40, 40, "2022-06-01"),
+        capacity(CapacityUnit::Place, CapacityModality::Day, "SMR polyvalent", 20, 18, "2022-06-01"),
     ];
     s.certifications.push(has_a("2022-11-15", "2026-11-14"));
-    s.memberships = vec![
-        membership(
-            MembershipKind::Ght,
-            "GHT Moselle-Est (GHT 9)",
-            "associated",
-            "2016-07-01",
-        ),
-        b.ror("57", "2019-06-01"),
-    ];
+    s.memberships = vec![membership(MembershipKind::Ght, "GHT Moselle-Est (GHT 9)", "associated", "2016-07-01"), b.ror("57", "2019-06-01")];
     let freyming = b.push(s, None);
 
     // 2. Charleville-sous-Bois (Moselle).
@@ -1182,29 +882,12 @@ fn hospitals(b: &mut Builder) -> NamedEstablishments {
     );
     s.aliases = vec![
         alias("ETABLISSEMENT CHARLEVILLE S/ B", K::ManagementLabel),
-        alias(
-            "établissement de santé de Charleville-sous-Bois",
-            K::UsageName,
-        ),
+        alias("établissement de santé de Charleville-sous-Bois", K::UsageName),
     ];
     s.authorisations = smr_authorisations(b, "57", &["SMR polyvalent", "SMR neurologique"]);
     s.capacities = vec![
-        capacity(
-            CapacityUnit::Bed,
-            CapacityModality::FullTime,
-            "SMR polyvalent",
-            60,
-            60,
-            "2022-06-01",
-        ),
-        capacity(
-            CapacityUnit::Place,
-            CapacityModality::Day,
-            "SMR polyvalent",
-            10,
-            8,
-            "2022-06-01",
-        ),
+        capacity(CapacityUnit::Bed, CapacityModality::FullTime, "SMR polyvalent", 60, 60, "2022-06-01"),
+        capacity(CapacityUnit::Place, CapacityModality::Day, "SMR polyvalent", 10, 8, "2022-06-01"),
     ];
     s.certifications.push(has_a("2023-01-24", "2027-01-23"));
     s.memberships.push(b.ror("57", "2019-06-01"));
@@ -1219,86 +902,35 @@ fn hospitals(b: &mut Builder) -> NamedEstablishments {
         &place,
         Some("1968-09-16"),
     );
-    s.aliases = vec![alias(
-        "Etablissement Le Jardin du Temple - Fresnes sur Escaut",
-        K::ManagementLabel,
-    )];
+    s.aliases = vec![alias("Etablissement Le Jardin du Temple - Fresnes sur Escaut", K::ManagementLabel)];
     s.authorisations = smr_authorisations(b, "59", &["SMR polyvalent", "SMR gériatrique"]);
-    s.capacities = vec![capacity(
-        CapacityUnit::Bed,
-        CapacityModality::FullTime,
-        "SMR polyvalent",
-        50,
-        50,
-        "2022-06-01",
-    )];
+    s.capacities = vec![capacity(CapacityUnit::Bed, CapacityModality::FullTime, "SMR polyvalent", 50, 50, "2022-06-01")];
     s.certifications.push(has_a("2022-09-20", "2026-09-19"));
     s.memberships.push(b.ror("59", "2020-03-01"));
     let jardin_du_temple = b.push(s, None);
 
     // 4. Le Bois de la Loge, Escaudain.
     let place = t("Escaudain", "59", "59124");
-    let mut s = b.establishment(
-        Category::Hospital,
-        Subtype::Ssr,
-        "Le Bois de la Loge – Escaudain".to_owned(),
-        &place,
-        Some("1971-03-01"),
-    );
-    s.aliases = vec![alias(
-        "Etablissement Le Bois de la Loge - Escaudain",
-        K::ManagementLabel,
-    )];
+    let mut s = b.establishment(Category::Hospital, Subtype::Ssr, "Le Bois de la Loge – Escaudain".to_owned(), &place, Some("1971-03-01"));
+    s.aliases = vec![alias("Etablissement Le Bois de la Loge - Escaudain", K::ManagementLabel)];
     s.authorisations = smr_authorisations(b, "59", &["SMR polyvalent", "SMR neurologique"]);
-    s.capacities = vec![capacity(
-        CapacityUnit::Bed,
-        CapacityModality::FullTime,
-        "SMR polyvalent",
-        45,
-        42,
-        "2022-06-01",
-    )];
+    s.capacities = vec![capacity(CapacityUnit::Bed, CapacityModality::FullTime, "SMR polyvalent", 45, 42, "2022-06-01")];
     s.memberships.push(b.ror("59", "2020-03-01"));
     let bois_de_la_loge = b.push(s, None);
 
     // 5. La Manaie, Auchel (sanitary establishment with an integrated EHPAD).
     let place = t("Auchel", "62", "62260");
-    let mut s = b.establishment(
-        Category::Hospital,
-        Subtype::Ssr,
-        "La Manaie – Auchel".to_owned(),
-        &place,
-        Some("1965-06-14"),
-    );
+    let mut s = b.establishment(Category::Hospital, Subtype::Ssr, "La Manaie – Auchel".to_owned(), &place, Some("1965-06-14"));
     s.aliases = vec![alias("établissement de La Manaie - Auchel", K::UsageName)];
     s.authorisations = smr_authorisations(b, "62", &["SMR polyvalent", "SMR pneumologique"]);
     s.capacities = vec![
-        capacity(
-            CapacityUnit::Bed,
-            CapacityModality::FullTime,
-            "SMR polyvalent",
-            70,
-            70,
-            "2022-06-01",
-        ),
-        capacity(
-            CapacityUnit::Place,
-            CapacityModality::Day,
-            "SMR polyvalent",
-            10,
-            10,
-            "2022-06-01",
-        ),
+        capacity(CapacityUnit::Bed, CapacityModality::FullTime, "SMR polyvalent", 70, 70, "2022-06-01"),
+        capacity(CapacityUnit::Place, CapacityModality::Day, "SMR polyvalent", 10, 10, "2022-06-01"),
     ];
     s.certifications.push(has_a("2023-02-07", "2027-02-06"));
     s.memberships = vec![
         // Partnership signed by the Nord directorate on 26 June 2018.
-        membership(
-            MembershipKind::Ght,
-            "GHT de l'Artois",
-            "partner",
-            "2018-06-26",
-        ),
+        membership(MembershipKind::Ght, "GHT de l'Artois", "partner", "2018-06-26"),
         b.ror("62", "2020-03-01"),
     ];
     let la_manaie = b.push(s, None);
@@ -1319,22 +951,8 @@ fn hospitals(b: &mut Builder) -> NamedEstablishments {
     ];
     s.authorisations = smr_authorisations(b, "81", &["Médecine"]);
     s.capacities = vec![
-        capacity(
-            CapacityUnit::Bed,
-            CapacityModality::FullTime,
-            "Médecine",
-            50,
-            48,
-            "2022-06-01",
-        ),
-        capacity(
-            CapacityUnit::Place,
-            CapacityModality::Day,
-            "Médecine",
-            10,
-            10,
-            "2022-06-01",
-        ),
+        capacity(CapacityUnit::Bed, CapacityModality::FullTime, "Médecine", 50, 48, "2022-06-01"),
+        capacity(CapacityUnit::Place, CapacityModality::Day, "Médecine", 10, 10, "2022-06-01"),
     ];
     s.memberships.push(b.ror("81", "2018-04-20"));
     let sainte_barbe = b.push(s, None);
@@ -1350,14 +968,7 @@ fn hospitals(b: &mut Builder) -> NamedEstablishments {
     );
     s.aliases = vec![alias("établissement de santé La Pomarède", K::UsageName)];
     s.authorisations = smr_authorisations(b, "11", &["SMR polyvalent", "SMR gériatrique"]);
-    s.capacities = vec![capacity(
-        CapacityUnit::Bed,
-        CapacityModality::FullTime,
-        "SMR polyvalent",
-        40,
-        40,
-        "2019-06-28",
-    )];
+    s.capacities = vec![capacity(CapacityUnit::Bed, CapacityModality::FullTime, "SMR polyvalent", 40, 40, "2019-06-28")];
     s.certifications.push(has_a("2022-06-14", "2026-06-13"));
     s.memberships.push(b.ror("11", "2018-04-20"));
     b.push(s, None);
@@ -1371,26 +982,10 @@ fn hospitals(b: &mut Builder) -> NamedEstablishments {
         &place,
         Some("1964-02-03"),
     );
-    s.aliases = vec![
-        alias("Folcheran", K::UsageName),
-        alias(
-            "centre de réadaptation fonctionnelle de Folcheran",
-            K::RegisteredName,
-        ),
-    ];
+    s.aliases = vec![alias("Folcheran", K::UsageName), alias("centre de réadaptation fonctionnelle de Folcheran", K::RegisteredName)];
     s.authorisations = smr_authorisations(b, "07", &["SMR polyvalent", "SMR pédiatrique"]);
-    s.capacities = vec![capacity(
-        CapacityUnit::Bed,
-        CapacityModality::FullTime,
-        "SMR polyvalent",
-        60,
-        55,
-        "2022-06-01",
-    )];
-    s.memberships = vec![
-        membership(MembershipKind::Gcs, "GCS HELPAM", "member", "2016-01-01"),
-        b.ror("07", "2020-01-15"),
-    ];
+    s.capacities = vec![capacity(CapacityUnit::Bed, CapacityModality::FullTime, "SMR polyvalent", 60, 55, "2022-06-01")];
+    s.memberships = vec![membership(MembershipKind::Gcs, "GCS HELPAM", "member", "2016-01-01"), b.ror("07", "2020-01-15")];
     b.push(s, None);
 
     // 9-11. The remaining sanitary establishments (names are illustrative).
@@ -1403,35 +998,16 @@ fn hospitals(b: &mut Builder) -> NamedEstablishments {
         Some("1970-11-02"),
     );
     s.authorisations = smr_authorisations(b, "59", &["SMR polyvalent"]);
-    s.capacities = vec![capacity(
-        CapacityUnit::Bed,
-        CapacityModality::FullTime,
-        "SMR polyvalent",
-        40,
-        40,
-        "2022-06-01",
-    )];
+    s.capacities = vec![capacity(CapacityUnit::Bed, CapacityModality::FullTime, "SMR polyvalent", 40, 40, "2022-06-01")];
     s.certifications.push(has_a("2023-03-21", "2027-03-20"));
     s.memberships.push(b.ror("59", "2020-03-01"));
     let lallaing = b.push(s, None);
 
     let place = t("Hayange", "57", "57700");
-    let mut s = b.establishment(
-        Category::Hospital,
-        Subtype::Ssr,
-        "Établissement de santé Filieris Hayange".to_owned(),
-        &place,
-        Some("1966-09-05"),
-    );
+    let mut s =
+        b.establishment(Category::Hospital, Subtype::Ssr, "Établissement de santé Filieris Hayange".to_owned(), &place, Some("1966-09-05"));
     s.authorisations = smr_authorisations(b, "57", &["SMR polyvalent", "SMR gériatrique"]);
-    s.capacities = vec![capacity(
-        CapacityUnit::Bed,
-        CapacityModality::FullTime,
-        "SMR polyvalent",
-        45,
-        45,
-        "2022-06-01",
-    )];
+    s.capacities = vec![capacity(CapacityUnit::Bed, CapacityModality::FullTime, "SMR polyvalent", 45, 45, "2022-06-01")];
     s.certifications.push(has_a("2022-12-06", "2026-12-05"));
     s.memberships.push(b.ror("57", "2019-06-01"));
     b.push(s, None);
@@ -1447,36 +1023,14 @@ fn hospitals(b: &mut Builder) -> NamedEstablishments {
     );
     s.authorisations = smr_authorisations(b, "30", &["Médecine", "SMR polyvalent"]);
     s.capacities = vec![
-        capacity(
-            CapacityUnit::Bed,
-            CapacityModality::FullTime,
-            "Médecine",
-            30,
-            30,
-            "2022-06-01",
-        ),
-        capacity(
-            CapacityUnit::Bed,
-            CapacityModality::FullTime,
-            "SMR polyvalent",
-            15,
-            15,
-            "2022-06-01",
-        ),
+        capacity(CapacityUnit::Bed, CapacityModality::FullTime, "Médecine", 30, 30, "2022-06-01"),
+        capacity(CapacityUnit::Bed, CapacityModality::FullTime, "SMR polyvalent", 15, 15, "2022-06-01"),
     ];
     s.certifications.push(has_a("2022-10-11", "2026-10-10"));
     s.memberships.push(b.ror("30", "2018-04-20"));
     b.push(s, None);
 
-    NamedEstablishments {
-        freyming,
-        charleville,
-        jardin_du_temple,
-        bois_de_la_loge,
-        la_manaie,
-        sainte_barbe,
-        lallaing,
-    }
+    NamedEstablishments { freyming, charleville, jardin_du_temple, bois_de_la_loge, la_manaie, sainte_barbe, lallaing }
 }
 
 /// EHPAD authorisation (joint ARS / departmental council decision).
@@ -1498,63 +1052,21 @@ fn ehpad(b: &mut Builder, named: &NamedEstablishments) -> String {
     use AliasKind as K;
 
     let place = t("Pampelonne", "81", "81190");
-    let mut s = b.establishment(
-        Category::Ehpad,
-        Subtype::Unspecified,
-        "EHPAD de Pampelonne".to_owned(),
-        &place,
-        Some("1988-03-07"),
-    );
-    s.authorisations
-        .push(ehpad_authorisation("81", "2003-01-01"));
+    let mut s = b.establishment(Category::Ehpad, Subtype::Unspecified, "EHPAD de Pampelonne".to_owned(), &place, Some("1988-03-07"));
+    s.authorisations.push(ehpad_authorisation("81", "2003-01-01"));
     s.capacities = vec![
-        capacity(
-            CapacityUnit::Bed,
-            CapacityModality::Permanent,
-            "Hébergement permanent",
-            68,
-            68,
-            "2003-01-01",
-        ),
-        capacity(
-            CapacityUnit::Bed,
-            CapacityModality::Temporary,
-            "Hébergement temporaire",
-            2,
-            2,
-            "2003-01-01",
-        ),
+        capacity(CapacityUnit::Bed, CapacityModality::Permanent, "Hébergement permanent", 68, 68, "2003-01-01"),
+        capacity(CapacityUnit::Bed, CapacityModality::Temporary, "Hébergement temporaire", 2, 2, "2003-01-01"),
     ];
     s.memberships.push(b.ror("81", "2018-04-20"));
     let pampelonne = b.push(s, None);
 
     let place = t("Creutzwald", "57", "57150");
-    let mut s = b.establishment(
-        Category::Ehpad,
-        Subtype::Unspecified,
-        "EHPAD de Creutzwald".to_owned(),
-        &place,
-        Some("1992-10-05"),
-    );
-    s.authorisations
-        .push(ehpad_authorisation("57", "2004-01-01"));
+    let mut s = b.establishment(Category::Ehpad, Subtype::Unspecified, "EHPAD de Creutzwald".to_owned(), &place, Some("1992-10-05"));
+    s.authorisations.push(ehpad_authorisation("57", "2004-01-01"));
     s.capacities = vec![
-        capacity(
-            CapacityUnit::Bed,
-            CapacityModality::Permanent,
-            "Hébergement permanent",
-            60,
-            60,
-            "2004-01-01",
-        ),
-        capacity(
-            CapacityUnit::Bed,
-            CapacityModality::DisorientedUnit,
-            "Unité pour résidents désorientés",
-            12,
-            12,
-            "2004-01-01",
-        ),
+        capacity(CapacityUnit::Bed, CapacityModality::Permanent, "Hébergement permanent", 60, 60, "2004-01-01"),
+        capacity(CapacityUnit::Bed, CapacityModality::DisorientedUnit, "Unité pour résidents désorientés", 12, 12, "2004-01-01"),
     ];
     // SSIAD, EHPAD and SAAD of the Est are in the ROR since end of July 2018.
     s.memberships.push(b.ror("57", "2018-07-31"));
@@ -1563,139 +1075,45 @@ fn ehpad(b: &mut Builder, named: &NamedEstablishments) -> String {
     // Conversion of the foyer-logement; "ouvert depuis le 26 février 2018"
     // (another passage says June 2019): 80 beds with an Alzheimer unit.
     let place = t("Bully-les-Mines", "62", "62160");
-    let mut s = b.establishment(
-        Category::Ehpad,
-        Subtype::Unspecified,
-        "EHPAD Joseph Porebski".to_owned(),
-        &place,
-        Some("2018-02-26"),
-    );
-    s.aliases = vec![
-        alias("Ehpad Joseph-Porebski", K::UsageName),
-        alias("foyer logement Joseph Porebski", K::FormerName),
-    ];
-    s.authorisations
-        .push(ehpad_authorisation("62", "2018-02-26"));
+    let mut s = b.establishment(Category::Ehpad, Subtype::Unspecified, "EHPAD Joseph Porebski".to_owned(), &place, Some("2018-02-26"));
+    s.aliases = vec![alias("Ehpad Joseph-Porebski", K::UsageName), alias("foyer logement Joseph Porebski", K::FormerName)];
+    s.authorisations.push(ehpad_authorisation("62", "2018-02-26"));
     s.capacities = vec![
-        capacity(
-            CapacityUnit::Bed,
-            CapacityModality::Permanent,
-            "Hébergement permanent",
-            66,
-            66,
-            "2018-02-26",
-        ),
-        capacity(
-            CapacityUnit::Bed,
-            CapacityModality::DisorientedUnit,
-            "Unité Alzheimer",
-            14,
-            14,
-            "2018-02-26",
-        ),
+        capacity(CapacityUnit::Bed, CapacityModality::Permanent, "Hébergement permanent", 66, 66, "2018-02-26"),
+        capacity(CapacityUnit::Bed, CapacityModality::DisorientedUnit, "Unité Alzheimer", 14, 14, "2018-02-26"),
     ];
     s.memberships.push(b.ror("62", "2020-03-01"));
     b.push(s, None);
 
     let place = t("Auchel", "62", "62260");
-    let mut s = b.establishment(
-        Category::Ehpad,
-        Subtype::Unspecified,
-        "EHPAD de La Manaie".to_owned(),
-        &place,
-        Some("1995-01-02"),
-    );
+    let mut s = b.establishment(Category::Ehpad, Subtype::Unspecified, "EHPAD de La Manaie".to_owned(), &place, Some("1995-01-02"));
     s.aliases = vec![alias("Ehpad de la Manaie", K::UsageName)];
-    s.authorisations
-        .push(ehpad_authorisation("62", "2005-01-01"));
+    s.authorisations.push(ehpad_authorisation("62", "2005-01-01"));
     s.capacities = vec![
-        capacity(
-            CapacityUnit::Bed,
-            CapacityModality::Permanent,
-            "Hébergement permanent",
-            50,
-            50,
-            "2005-01-01",
-        ),
-        capacity(
-            CapacityUnit::Bed,
-            CapacityModality::DisorientedUnit,
-            "Unité pour résidents désorientés",
-            12,
-            12,
-            "2005-01-01",
-        ),
+        capacity(CapacityUnit::Bed, CapacityModality::Permanent, "Hébergement permanent", 50, 50, "2005-01-01"),
+        capacity(CapacityUnit::Bed, CapacityModality::DisorientedUnit, "Unité pour résidents désorientés", 12, 12, "2005-01-01"),
     ];
     s.memberships.push(b.ror("62", "2020-03-01"));
     b.push(s, Some(named.la_manaie.clone()));
 
     let place = t("Lallaing", "59", "59167");
-    let mut s = b.establishment(
-        Category::Ehpad,
-        Subtype::Unspecified,
-        "EHPAD de Lallaing".to_owned(),
-        &place,
-        Some("1990-09-03"),
-    );
-    s.authorisations
-        .push(ehpad_authorisation("59", "2004-07-01"));
+    let mut s = b.establishment(Category::Ehpad, Subtype::Unspecified, "EHPAD de Lallaing".to_owned(), &place, Some("1990-09-03"));
+    s.authorisations.push(ehpad_authorisation("59", "2004-07-01"));
     s.capacities = vec![
-        capacity(
-            CapacityUnit::Bed,
-            CapacityModality::Permanent,
-            "Hébergement permanent",
-            45,
-            45,
-            "2004-07-01",
-        ),
-        capacity(
-            CapacityUnit::Bed,
-            CapacityModality::Temporary,
-            "Hébergement temporaire",
-            2,
-            2,
-            "2004-07-01",
-        ),
+        capacity(CapacityUnit::Bed, CapacityModality::Permanent, "Hébergement permanent", 45, 45, "2004-07-01"),
+        capacity(CapacityUnit::Bed, CapacityModality::Temporary, "Hébergement temporaire", 2, 2, "2004-07-01"),
     ];
     s.memberships.push(b.ror("59", "2020-03-01"));
     b.push(s, Some(named.lallaing.clone()));
 
     // Montceau-les-Mines; CPOM 2019-2023 signed on 14 February 2019.
     let place = t("Montceau-les-Mines", "71", "71300");
-    let mut s = b.establishment(
-        Category::Ehpad,
-        Subtype::Unspecified,
-        "EHPAD Germaine Tillion".to_owned(),
-        &place,
-        Some("2009-04-06"),
-    );
-    s.authorisations
-        .push(ehpad_authorisation("71", "2009-04-06"));
+    let mut s = b.establishment(Category::Ehpad, Subtype::Unspecified, "EHPAD Germaine Tillion".to_owned(), &place, Some("2009-04-06"));
+    s.authorisations.push(ehpad_authorisation("71", "2009-04-06"));
     s.capacities = vec![
-        capacity(
-            CapacityUnit::Bed,
-            CapacityModality::Permanent,
-            "Hébergement permanent",
-            72,
-            72,
-            "2009-04-06",
-        ),
-        capacity(
-            CapacityUnit::Bed,
-            CapacityModality::DisorientedUnit,
-            "Unité pour résidents désorientés",
-            10,
-            10,
-            "2009-04-06",
-        ),
-        capacity(
-            CapacityUnit::Bed,
-            CapacityModality::Temporary,
-            "Hébergement temporaire",
-            2,
-            2,
-            "2009-04-06",
-        ),
+        capacity(CapacityUnit::Bed, CapacityModality::Permanent, "Hébergement permanent", 72, 72, "2009-04-06"),
+        capacity(CapacityUnit::Bed, CapacityModality::DisorientedUnit, "Unité pour résidents désorientés", 10, 10, "2009-04-06"),
+        capacity(CapacityUnit::Bed, CapacityModality::Temporary, "Hébergement temporaire", 2, 2, "2009-04-06"),
     ];
     s.memberships.push(b.ror("71", "2018-07-31"));
     b.push(s, None);
@@ -1720,10 +1138,7 @@ fn residences(b: &mut Builder) {
             &place,
             None,
         );
-        s.aliases.push(alias(
-            &format!("foyer-logement {name}"),
-            AliasKind::FormerName,
-        ));
+        s.aliases.push(alias(&format!("foyer-logement {name}"), AliasKind::FormerName));
         s.authorisations.push(Authorisation {
             activity: "Résidence autonomie pour personnes âgées".to_owned(),
             modality: "hébergement permanent".to_owned(),
@@ -1733,14 +1148,7 @@ fn residences(b: &mut Builder) {
             valid_to: "2031-12-31".to_owned(),
             ..Default::default()
         });
-        s.capacities.push(capacity(
-            CapacityUnit::Place,
-            CapacityModality::Permanent,
-            "Logements foyers",
-            places,
-            places,
-            "2017-01-01",
-        ));
+        s.capacities.push(capacity(CapacityUnit::Place, CapacityModality::Permanent, "Logements foyers", places, places, "2017-01-01"));
         b.push(s, None);
     }
 
@@ -1760,14 +1168,7 @@ fn residences(b: &mut Builder) {
         valid_from: "2012-09-01".to_owned(),
         ..Default::default()
     });
-    s.capacities.push(capacity(
-        CapacityUnit::Place,
-        CapacityModality::Temporary,
-        "Hébergement temporaire",
-        24,
-        24,
-        "2012-09-03",
-    ));
+    s.capacities.push(capacity(CapacityUnit::Place, CapacityModality::Temporary, "Hébergement temporaire", 24, 24, "2012-09-03"));
     b.push(s, None);
 }
 
@@ -1776,13 +1177,8 @@ fn ssiad(b: &mut Builder) {
     for (place, places) in SSIAD {
         // SSIAD exist since the decree of 8 May 1981.
         let opened = format!("{}-01-04", 1982 + (b.n * 7) % 20);
-        let mut s = b.establishment(
-            Category::Ssiad,
-            Subtype::Unspecified,
-            format!("SSIAD Filieris {}", place.label),
-            &place,
-            Some(&opened),
-        );
+        let mut s =
+            b.establishment(Category::Ssiad, Subtype::Unspecified, format!("SSIAD Filieris {}", place.label), &place, Some(&opened));
         let from = later("2009-01-01", &s.open_date);
         s.authorisations.push(Authorisation {
             arhgos_number: b.arhgos(place.dept, "2009"),
@@ -1793,14 +1189,7 @@ fn ssiad(b: &mut Builder) {
             valid_from: from.clone(),
             valid_to: "2024-12-31".to_owned(),
         });
-        s.capacities.push(capacity(
-            CapacityUnit::Place,
-            CapacityModality::Home,
-            "Soins infirmiers à domicile",
-            places,
-            places,
-            &from,
-        ));
+        s.capacities.push(capacity(CapacityUnit::Place, CapacityModality::Home, "Soins infirmiers à domicile", places, places, &from));
         if region_of(place.dept) == Region::Est {
             s.memberships.push(b.ror(place.dept, "2018-07-31"));
         }
@@ -1815,18 +1204,8 @@ fn home_help(b: &mut Builder) {
     // Nord-Pas-de-Calais coal basin; took over part of the SIVOM of
     // Bruay-la-Buissière on 1 November 2018.
     let place = t("Bruay-la-Buissière", "62", "62700");
-    let mut s = b.establishment(
-        Category::Spasad,
-        Subtype::Unspecified,
-        "SPASAD Nord".to_owned(),
-        &place,
-        Some("1983-01-03"),
-    );
-    s.aliases = vec![
-        alias("SPASAD du Nord", K::UsageName),
-        alias("SPASAD NORD", K::ManagementLabel),
-        alias("SAAD du Nord", K::FormerName),
-    ];
+    let mut s = b.establishment(Category::Spasad, Subtype::Unspecified, "SPASAD Nord".to_owned(), &place, Some("1983-01-03"));
+    s.aliases = vec![alias("SPASAD du Nord", K::UsageName), alias("SPASAD NORD", K::ManagementLabel), alias("SAAD du Nord", K::FormerName)];
     s.authorisations.push(Authorisation {
         activity: "Service polyvalent d'aide et de soins à domicile".to_owned(),
         modality: "intervention à domicile".to_owned(),
@@ -1847,20 +1226,11 @@ fn home_help(b: &mut Builder) {
 
     // Lorraine iron basin; CPOM 2017-2020 with the Meurthe-et-Moselle council.
     let place = t("Briey", "54", "54150");
-    let mut s = b.establishment(
-        Category::Saad,
-        Subtype::Unspecified,
-        "SAAD Est".to_owned(),
-        &place,
-        Some("1985-04-01"),
-    );
+    let mut s = b.establishment(Category::Saad, Subtype::Unspecified, "SAAD Est".to_owned(), &place, Some("1985-04-01"));
     s.aliases = vec![
         alias("SAAD de l'Est", K::UsageName),
         alias("SAAD EST", K::ManagementLabel),
-        alias(
-            "service d'aide et d'accompagnement à domicile de l'Est",
-            K::RegisteredName,
-        ),
+        alias("service d'aide et d'accompagnement à domicile de l'Est", K::RegisteredName),
     ];
     s.authorisations.push(Authorisation {
         activity: "Service d'aide et d'accompagnement à domicile".to_owned(),
@@ -1878,17 +1248,10 @@ fn home_help(b: &mut Builder) {
 /// The 25 mining pharmacies.
 fn pharmacies(b: &mut Builder) {
     for (label, place, rule) in PHARMACIES {
-        let mut s = b.establishment(
-            Category::Pharmacy,
-            Subtype::Unspecified,
-            format!("Pharmacie Filieris {label}"),
-            &place,
-            None,
-        );
+        let mut s = b.establishment(Category::Pharmacy, Subtype::Unspecified, format!("Pharmacie Filieris {label}"), &place, None);
         s.pharmacy_access_rule = rule as i32;
         if label.starts_with("La Tarentaize") {
-            s.aliases
-                .push(alias("Pharmacie de la Tarentaize", AliasKind::UsageName));
+            s.aliases.push(alias("Pharmacie de la Tarentaize", AliasKind::UsageName));
         }
         b.push(s, None);
     }
@@ -1922,19 +1285,8 @@ fn other_services(b: &mut Builder) {
         &place,
         Some("1974-05-06"),
     );
-    s.certifications.push(certification(
-        CertificationScheme::Cofrac,
-        "NF EN ISO 15189",
-        "accredited",
-        "2019-03-12",
-        "2024-03-11",
-    ));
-    s.memberships.push(membership(
-        MembershipKind::Gcs,
-        "GCS S.H.A.B.",
-        "member",
-        "2022-01-01",
-    ));
+    s.certifications.push(certification(CertificationScheme::Cofrac, "NF EN ISO 15189", "accredited", "2019-03-12", "2024-03-11"));
+    s.memberships.push(membership(MembershipKind::Gcs, "GCS S.H.A.B.", "member", "2022-01-01"));
     b.push(s, None);
 
     let place = t("Liévin", "62", "62800");
@@ -1949,39 +1301,18 @@ fn other_services(b: &mut Builder) {
 
     // CeGIDD exist since 1 January 2016 (merger of the CDAG and CIDDIST).
     let prevention: [(Subtype, &str, Place, &str); 4] = [
-        (
-            Subtype::Vaccination,
-            "Centre de vaccination Filieris Lens",
-            t("Lens", "62", "62300"),
-            "1998-09-01",
-        ),
+        (Subtype::Vaccination, "Centre de vaccination Filieris Lens", t("Lens", "62", "62300"), "1998-09-01"),
         (
             Subtype::HealthExamination,
             "Centre d'examens de santé Filieris Freyming-Merlebach",
             t("Freyming-Merlebach", "57", "57800"),
             "1976-01-05",
         ),
-        (
-            Subtype::Cegidd,
-            "CeGIDD Filieris Alès",
-            t("Alès", "30", "30100"),
-            "2016-01-01",
-        ),
-        (
-            Subtype::CarersHouse,
-            "Maison des aidants Filieris Carmaux",
-            t("Carmaux", "81", "81400"),
-            "2015-10-01",
-        ),
+        (Subtype::Cegidd, "CeGIDD Filieris Alès", t("Alès", "30", "30100"), "2016-01-01"),
+        (Subtype::CarersHouse, "Maison des aidants Filieris Carmaux", t("Carmaux", "81", "81400"), "2015-10-01"),
     ];
     for (subtype, name, place, opened) in prevention {
-        let s = b.establishment(
-            Category::PreventionCentre,
-            subtype,
-            name.to_owned(),
-            &place,
-            Some(opened),
-        );
+        let s = b.establishment(Category::PreventionCentre, subtype, name.to_owned(), &place, Some(opened));
         b.push(s, None);
     }
 }
@@ -1990,13 +1321,7 @@ fn other_services(b: &mut Builder) {
 // Groups
 // ---------------------------------------------------------------------------
 
-fn rule_group(
-    code: &str,
-    label: &str,
-    categories: &[Category],
-    regions: &[Region],
-    levels: &[StructureLevel],
-) -> DemoGroup {
+fn rule_group(code: &str, label: &str, categories: &[Category], regions: &[Region], levels: &[StructureLevel]) -> DemoGroup {
     DemoGroup {
         group: StructureGroup {
             code: code.to_owned(),
@@ -2025,11 +1350,7 @@ fn explicit_group(code: &str, label: &str, member_keys: Vec<String>) -> DemoGrou
 
 /// Groups of §1.5: category and region RULE groups, the explicit pair of
 /// line 3 and the complement of line 7.
-fn groups(
-    structures: &[DemoStructure],
-    named: &NamedEstablishments,
-    pampelonne: &str,
-) -> Vec<DemoGroup> {
+fn groups(structures: &[DemoStructure], named: &NamedEstablishments, pampelonne: &str) -> Vec<DemoGroup> {
     // Line 7 is "every sanitary or medico-social establishment not in lines
     // 1-6". SSIAD and home-help services are services with their own lines
     // (9 and 10), so they are not part of it; an EHPAD integrated in an
@@ -2055,61 +1376,26 @@ fn groups(
         .iter()
         .filter(|d| establishment_categories.contains(&d.structure.category))
         .filter(|d| !lines_1_to_6.contains(d.key.as_str()))
-        .filter(|d| {
-            d.integrated_in_key
-                .as_deref()
-                .is_none_or(|k| !lines_1_to_6.contains(k))
-        })
+        .filter(|d| d.integrated_in_key.as_deref().is_none_or(|k| !lines_1_to_6.contains(k)))
         .map(|d| d.key.clone())
         .collect();
 
     vec![
         // Centres with their own FINESS: antennas have no accounts of their own.
-        rule_group(
-            "centres-de-sante",
-            "Centres de santé",
-            &[Category::HealthCentre],
-            &[],
-            &[StructureLevel::Establishment],
-        ),
+        rule_group("centres-de-sante", "Centres de santé", &[Category::HealthCentre], &[], &[StructureLevel::Establishment]),
         rule_group("ssiad", "SSIAD", &[Category::Ssiad], &[], &[]),
-        rule_group(
-            "centres-d-optique",
-            "Centres d'optique",
-            &[Category::OpticalCentre],
-            &[],
-            &[],
-        ),
-        rule_group(
-            "services-d-aide-a-la-personne",
-            "Services d'aide à la personne",
-            &[Category::Saad, Category::Spasad],
-            &[],
-            &[],
-        ),
-        rule_group(
-            "etablissements-sanitaires",
-            "Établissements sanitaires",
-            &[Category::Hospital],
-            &[],
-            &[],
-        ),
+        rule_group("centres-d-optique", "Centres d'optique", &[Category::OpticalCentre], &[], &[]),
+        rule_group("services-d-aide-a-la-personne", "Services d'aide à la personne", &[Category::Saad, Category::Spasad], &[], &[]),
+        rule_group("etablissements-sanitaires", "Établissements sanitaires", &[Category::Hospital], &[], &[]),
         rule_group("region-nord", "Région Nord", &[], &[Region::Nord], &[]),
         rule_group("region-est", "Région Est", &[], &[Region::Est], &[]),
         rule_group("region-sud", "Région Sud", &[], &[Region::Sud], &[]),
         explicit_group(
             "jardin-du-temple-bois-de-la-loge",
             "Le Jardin du Temple (Fresnes-sur-Escaut) et Le Bois de la Loge (Escaudain)",
-            vec![
-                named.jardin_du_temple.clone(),
-                named.bois_de_la_loge.clone(),
-            ],
+            vec![named.jardin_du_temple.clone(), named.bois_de_la_loge.clone()],
         ),
-        explicit_group(
-            "autres-etablissements-sanitaires-et-medico-sociaux",
-            "Autres établissements sanitaires et médico-sociaux",
-            others,
-        ),
+        explicit_group("autres-etablissements-sanitaires-et-medico-sociaux", "Autres établissements sanitaires et médico-sociaux", others),
     ]
 }
 
@@ -2150,11 +1436,7 @@ pub fn dataset() -> DemoDataset {
     other_services(&mut b);
 
     let groups = groups(&b.out, &named, &pampelonne);
-    DemoDataset {
-        legal_entities: vec![canssm, shab],
-        structures: b.out,
-        groups,
-    }
+    DemoDataset { legal_entities: vec![canssm, shab], structures: b.out, groups }
 }
 
 #[cfg(test)]
@@ -2169,22 +1451,14 @@ mod tests {
         ds.structures.iter().filter(|d| f(d)).count()
     }
 
-    fn is(
-        d: &DemoStructure,
-        level: StructureLevel,
-        category: Category,
-        subtype: Option<Subtype>,
-    ) -> bool {
+    fn is(d: &DemoStructure, level: StructureLevel, category: Category, subtype: Option<Subtype>) -> bool {
         d.structure.level == level as i32
             && d.structure.category == category as i32
             && subtype.is_none_or(|s| d.structure.subtype == s as i32)
     }
 
     fn by_name<'a>(ds: &'a DemoDataset, name: &str) -> &'a DemoStructure {
-        ds.structures
-            .iter()
-            .find(|d| d.structure.display_name == name)
-            .unwrap_or_else(|| panic!("{name} is missing"))
+        ds.structures.iter().find(|d| d.structure.display_name == name).unwrap_or_else(|| panic!("{name} is missing"))
     }
 
     const EST: StructureLevel = StructureLevel::Establishment;
@@ -2204,36 +1478,15 @@ mod tests {
         assert_eq!(hc(Subtype::Polyvalent), 135);
         assert_eq!(hc(Subtype::Nursing), 1);
         assert_eq!(hc(Subtype::Dental), 13);
-        assert_eq!(
-            count(&ds, |d| is(d, EST, Category::HealthCentre, None)),
-            149
-        );
-        assert_eq!(
-            count(&ds, |d| is(
-                d,
-                StructureLevel::Antenna,
-                Category::HealthCentre,
-                None
-            )),
-            14
-        );
-        assert_eq!(
-            count(&ds, |d| d.structure.level == StructureLevel::Antenna as i32),
-            14
-        );
+        assert_eq!(count(&ds, |d| is(d, EST, Category::HealthCentre, None)), 149);
+        assert_eq!(count(&ds, |d| is(d, StructureLevel::Antenna, Category::HealthCentre, None)), 14);
+        assert_eq!(count(&ds, |d| d.structure.level == StructureLevel::Antenna as i32), 14);
         // Consultation sites: centres plus antennas.
         assert_eq!(count(&ds, |d| cat(d) == Category::HealthCentre), 163);
         // Polyvalent centres by directorate, scaled from Nord 51 / Est 43 / Sud 24.
-        let pv = |r: Region| {
-            count(&ds, |d| {
-                is(d, EST, Category::HealthCentre, Some(Subtype::Polyvalent))
-                    && d.structure.region == r as i32
-            })
-        };
-        assert_eq!(
-            (pv(Region::Nord), pv(Region::Est), pv(Region::Sud)),
-            (58, 49, 28)
-        );
+        let pv =
+            |r: Region| count(&ds, |d| is(d, EST, Category::HealthCentre, Some(Subtype::Polyvalent)) && d.structure.region == r as i32);
+        assert_eq!((pv(Region::Nord), pv(Region::Est), pv(Region::Sud)), (58, 49, 28));
     }
 
     #[test]
@@ -2241,28 +1494,9 @@ mod tests {
         let ds = dataset();
         let c = |category: Category| count(&ds, |d| cat(d) == category);
         assert_eq!(c(Category::Hospital), 11);
-        assert_eq!(
-            count(&ds, |d| is(
-                d,
-                EST,
-                Category::Hospital,
-                Some(Subtype::LocalHospital)
-            )),
-            1
-        );
-        assert_eq!(
-            count(&ds, |d| is(
-                d,
-                EST,
-                Category::Hospital,
-                Some(Subtype::Medicine)
-            )),
-            1
-        );
-        assert_eq!(
-            count(&ds, |d| is(d, EST, Category::Hospital, Some(Subtype::Ssr))),
-            9
-        );
+        assert_eq!(count(&ds, |d| is(d, EST, Category::Hospital, Some(Subtype::LocalHospital))), 1);
+        assert_eq!(count(&ds, |d| is(d, EST, Category::Hospital, Some(Subtype::Medicine))), 1);
+        assert_eq!(count(&ds, |d| is(d, EST, Category::Hospital, Some(Subtype::Ssr))), 9);
         assert_eq!(c(Category::Ehpad), 6);
         assert_eq!(c(Category::IndependentLivingResidence), 4);
         assert_eq!(c(Category::TemporaryAccommodationResidence), 1);
@@ -2274,17 +1508,10 @@ mod tests {
         assert_eq!(c(Category::Laboratory), 1);
         assert_eq!(c(Category::MedicalEquipmentService), 1);
         assert_eq!(c(Category::PreventionCentre), 4);
-        let prevention: BTreeSet<i32> = ds
-            .structures
-            .iter()
-            .filter(|d| cat(d) == Category::PreventionCentre)
-            .map(|d| d.structure.subtype)
-            .collect();
+        let prevention: BTreeSet<i32> =
+            ds.structures.iter().filter(|d| cat(d) == Category::PreventionCentre).map(|d| d.structure.subtype).collect();
         assert_eq!(prevention.len(), 4, "one centre per prevention subtype");
-        assert_eq!(
-            ds.structures.len(),
-            163 + 11 + 6 + 4 + 1 + 16 + 2 + 25 + 4 + 1 + 1 + 4
-        );
+        assert_eq!(ds.structures.len(), 163 + 11 + 6 + 4 + 1 + 16 + 2 + 25 + 4 + 1 + 1 + 4);
     }
 
     #[test]
@@ -2295,95 +1522,44 @@ mod tests {
             .iter()
             .filter(|d| cat(d) == Category::Ssiad)
             .flat_map(|d| d.structure.capacities.iter())
-            .filter(|c| {
-                c.unit == CapacityUnit::Place as i32 && c.modality == CapacityModality::Home as i32
-            })
+            .filter(|c| c.unit == CapacityUnit::Place as i32 && c.modality == CapacityModality::Home as i32)
             .map(|c| c.installed)
             .sum();
         assert_eq!(places, SSIAD_PLACES);
-        assert!(
-            ds.structures
-                .iter()
-                .filter(|d| cat(d) == Category::Ssiad)
-                .all(|d| d.structure.capacities.len() == 1)
-        );
+        assert!(ds.structures.iter().filter(|d| cat(d) == Category::Ssiad).all(|d| d.structure.capacities.len() == 1));
     }
 
     #[test]
     fn pharmacies_are_spread_and_ruled_as_in_the_cog() {
         let ds = dataset();
-        let pharmacies: Vec<&DemoStructure> = ds
-            .structures
-            .iter()
-            .filter(|d| cat(d) == Category::Pharmacy)
-            .collect();
-        let in_depts = |depts: &[&str]| {
-            pharmacies
-                .iter()
-                .filter(|d| depts.contains(&d.structure.department.as_str()))
-                .count()
-        };
+        let pharmacies: Vec<&DemoStructure> = ds.structures.iter().filter(|d| cat(d) == Category::Pharmacy).collect();
+        let in_depts = |depts: &[&str]| pharmacies.iter().filter(|d| depts.contains(&d.structure.department.as_str())).count();
         assert_eq!(in_depts(&["59", "62"]), 15);
-        assert_eq!(
-            in_depts(&["21", "25", "39", "58", "70", "71", "89", "90"]),
-            1
-        );
+        assert_eq!(in_depts(&["21", "25", "39", "58", "70", "71", "89", "90"]), 1);
         assert_eq!(in_depts(&["81", "30", "34", "13"]), 6);
         assert_eq!(in_depts(&["38", "42"]), 3);
         let rule_of = |city: &str| {
-            let found: Vec<i32> = pharmacies
-                .iter()
-                .filter(|d| d.structure.display_name.contains(city))
-                .map(|d| d.structure.pharmacy_access_rule)
-                .collect();
+            let found: Vec<i32> =
+                pharmacies.iter().filter(|d| d.structure.display_name.contains(city)).map(|d| d.structure.pharmacy_access_rule).collect();
             assert_eq!(found.len(), 1, "{city}");
             found[0]
         };
         assert_eq!(rule_of("Graissessac"), PharmacyAccessRule::OpenToAll as i32);
-        assert_eq!(
-            rule_of("La Vernarède"),
-            PharmacyAccessRule::OpenToAll as i32
-        );
-        assert_eq!(
-            rule_of("La Tarentaize"),
-            PharmacyAccessRule::ReasonedOpening as i32
-        );
-        assert_eq!(
-            rule_of("La Ricamarie"),
-            PharmacyAccessRule::ReasonedOpening as i32
-        );
-        let affiliates = pharmacies
-            .iter()
-            .filter(|d| {
-                d.structure.pharmacy_access_rule == PharmacyAccessRule::AffiliatesOnly as i32
-            })
-            .count();
+        assert_eq!(rule_of("La Vernarède"), PharmacyAccessRule::OpenToAll as i32);
+        assert_eq!(rule_of("La Tarentaize"), PharmacyAccessRule::ReasonedOpening as i32);
+        assert_eq!(rule_of("La Ricamarie"), PharmacyAccessRule::ReasonedOpening as i32);
+        let affiliates =
+            pharmacies.iter().filter(|d| d.structure.pharmacy_access_rule == PharmacyAccessRule::AffiliatesOnly as i32).count();
         assert_eq!(affiliates, 21);
         // The access rule is set on pharmacies only.
-        assert!(
-            ds.structures
-                .iter()
-                .filter(|d| cat(d) != Category::Pharmacy)
-                .all(|d| d.structure.pharmacy_access_rule == 0)
-        );
+        assert!(ds.structures.iter().filter(|d| cat(d) != Category::Pharmacy).all(|d| d.structure.pharmacy_access_rule == 0));
     }
 
     #[test]
     fn optical_centres_are_three_nord_one_est() {
         let ds = dataset();
-        let optical = |r: Region| {
-            count(&ds, |d| {
-                cat(d) == Category::OpticalCentre && d.structure.region == r as i32
-            })
-        };
-        assert_eq!(
-            (
-                optical(Region::Nord),
-                optical(Region::Est),
-                optical(Region::Sud)
-            ),
-            (3, 1, 0)
-        );
+        let optical = |r: Region| count(&ds, |d| cat(d) == Category::OpticalCentre && d.structure.region == r as i32);
+        assert_eq!((optical(Region::Nord), optical(Region::Est), optical(Region::Sud)), (3, 1, 0));
     }
 
     #[test]
@@ -2392,32 +1568,20 @@ mod tests {
         let mut seen = BTreeSet::new();
         for le in &ds.legal_entities {
             assert!(Finess::parse(&le.finess).is_ok(), "{}", le.finess);
-            assert!(
-                filieris_kernel::Siren::parse(&le.siren).is_ok(),
-                "{}",
-                le.siren
-            );
+            assert!(filieris_kernel::Siren::parse(&le.siren).is_ok(), "{}", le.siren);
             assert!(le.demo);
             assert!(seen.insert(le.finess.clone()), "duplicate {}", le.finess);
         }
         for d in &ds.structures {
             let s = &d.structure;
             if s.level == StructureLevel::Antenna as i32 {
-                assert!(
-                    s.finess.is_empty() && s.siret.is_empty(),
-                    "antenna {} has an identifier",
-                    s.display_name
-                );
+                assert!(s.finess.is_empty() && s.siret.is_empty(), "antenna {} has an identifier", s.display_name);
                 continue;
             }
             assert_eq!(s.finess.len(), 9, "{}", s.display_name);
             assert!(luhn::is_valid(&s.finess), "{} {}", s.display_name, s.finess);
             assert!(Finess::parse(&s.finess).is_ok(), "{}", s.finess);
-            assert!(
-                s.finess.starts_with(&format!("{}099", s.department)),
-                "FINESS {} follows the synthetic pattern",
-                s.finess
-            );
+            assert!(s.finess.starts_with(&format!("{}099", s.department)), "FINESS {} follows the synthetic pattern", s.finess);
             assert_eq!(d.key, s.finess);
             assert!(seen.insert(s.finess.clone()), "duplicate {}", s.finess);
         }
@@ -2428,11 +1592,7 @@ mod tests {
         let ds = dataset();
         let siren = &ds.legal_entities[0].siren;
         let mut seen = BTreeSet::new();
-        for d in ds
-            .structures
-            .iter()
-            .filter(|d| !d.structure.siret.is_empty())
-        {
+        for d in ds.structures.iter().filter(|d| !d.structure.siret.is_empty()) {
             let siret = &d.structure.siret;
             assert_eq!(siret.len(), 14);
             assert!(filieris_kernel::Siret::parse(siret).is_ok(), "{siret}");
@@ -2450,25 +1610,14 @@ mod tests {
             assert!(keys.insert(d.key.as_str()), "duplicate key {}", d.key);
             // Parents and integrating establishments come earlier in load order.
             for k in d.parent_key.iter().chain(d.integrated_in_key.iter()) {
-                assert!(
-                    ds.structures[..i].iter().any(|p| &p.key == k),
-                    "{} refers to {k} before it exists",
-                    d.key
-                );
+                assert!(ds.structures[..i].iter().any(|p| &p.key == k), "{} refers to {k} before it exists", d.key);
             }
         }
-        let ejs: BTreeSet<&str> = ds
-            .legal_entities
-            .iter()
-            .map(|l| l.finess.as_str())
-            .collect();
+        let ejs: BTreeSet<&str> = ds.legal_entities.iter().map(|l| l.finess.as_str()).collect();
         for d in &ds.structures {
             let ej = d.legal_entity_key.as_deref().unwrap_or_default();
             assert!(ejs.contains(ej), "{} has no legal entity", d.key);
-            assert_eq!(
-                ej, ds.legal_entities[0].finess,
-                "CANSSM holds every structure"
-            );
+            assert_eq!(ej, ds.legal_entities[0].finess, "CANSSM holds every structure");
             let s = &d.structure;
             assert!(s.name.is_empty() && s.etag.is_empty() && s.status == 0 && s.parent.is_empty());
             assert!(s.legal_entity.is_empty() && s.integrated_in.is_empty());
@@ -2479,52 +1628,20 @@ mod tests {
     fn antennas_hang_off_polyvalent_centres_and_respect_the_20_hours() {
         let ds = dataset();
         let mut waivers = 0;
-        for d in ds
-            .structures
-            .iter()
-            .filter(|d| d.structure.level == StructureLevel::Antenna as i32)
-        {
+        for d in ds.structures.iter().filter(|d| d.structure.level == StructureLevel::Antenna as i32) {
             let s = &d.structure;
-            let parent_key = d
-                .parent_key
-                .as_deref()
-                .unwrap_or_else(|| panic!("{} has no parent", s.display_name));
+            let parent_key = d.parent_key.as_deref().unwrap_or_else(|| panic!("{} has no parent", s.display_name));
             assert!(d.key.starts_with(&format!("antenna:{parent_key}:")));
-            let parent = ds
-                .structures
-                .iter()
-                .find(|p| p.key == parent_key)
-                .unwrap_or_else(|| panic!("{parent_key} missing"));
-            assert!(
-                is(
-                    parent,
-                    EST,
-                    Category::HealthCentre,
-                    Some(Subtype::Polyvalent)
-                ),
-                "{} parent is not polyvalent",
-                s.display_name
-            );
-            assert_eq!(
-                parent.structure.region, s.region,
-                "antenna within 30 minutes: same directorate"
-            );
+            let parent = ds.structures.iter().find(|p| p.key == parent_key).unwrap_or_else(|| panic!("{parent_key} missing"));
+            assert!(is(parent, EST, Category::HealthCentre, Some(Subtype::Polyvalent)), "{} parent is not polyvalent", s.display_name);
+            assert_eq!(parent.structure.region, s.region, "antenna within 30 minutes: same directorate");
             assert!(parent.structure.open_date <= s.open_date);
             assert!(s.weekly_opening_hours > 0);
             if s.ars_waiver {
                 waivers += 1;
-                assert_eq!(
-                    s.region,
-                    Region::Nord as i32,
-                    "waivers were obtained in the Nord"
-                );
+                assert_eq!(s.region, Region::Nord as i32, "waivers were obtained in the Nord");
             } else {
-                assert!(
-                    s.weekly_opening_hours <= 20,
-                    "{} opens {} h",
-                    s.display_name,
-                    s.weekly_opening_hours
-                );
+                assert!(s.weekly_opening_hours <= 20, "{} opens {} h", s.display_name, s.weekly_opening_hours);
             }
         }
         assert!(waivers >= 2);
@@ -2532,9 +1649,7 @@ mod tests {
             ds.structures
                 .iter()
                 .filter(|d| d.structure.level != StructureLevel::Antenna as i32)
-                .all(|d| d.parent_key.is_none()
-                    && d.structure.weekly_opening_hours == 0
-                    && !d.structure.ars_waiver)
+                .all(|d| d.parent_key.is_none() && d.structure.weekly_opening_hours == 0 && !d.structure.ars_waiver)
         );
     }
 
@@ -2547,66 +1662,35 @@ mod tests {
             assert_ne!(s.region, Region::Unspecified as i32, "{}", s.display_name);
             assert_eq!(s.region, region_of(&s.department) as i32);
             assert!(!s.territory.is_empty());
-            assert!(
-                chrono::NaiveDate::parse_from_str(&s.open_date, "%Y-%m-%d").is_ok(),
-                "{}",
-                s.open_date
-            );
-            let addr = s
-                .address
-                .as_ref()
-                .unwrap_or_else(|| panic!("{} has no address", s.display_name));
-            assert!(
-                addr.postal_code.len() == 5 && addr.postal_code.starts_with(&s.department),
-                "{} {}",
-                s.display_name,
-                addr.postal_code
-            );
+            assert!(chrono::NaiveDate::parse_from_str(&s.open_date, "%Y-%m-%d").is_ok(), "{}", s.open_date);
+            let addr = s.address.as_ref().unwrap_or_else(|| panic!("{} has no address", s.display_name));
+            assert!(addr.postal_code.len() == 5 && addr.postal_code.starts_with(&s.department), "{} {}", s.display_name, addr.postal_code);
             assert!(!addr.city.is_empty() && !addr.line.is_empty());
             assert_ne!(s.level, 0);
             assert_ne!(s.category, 0);
             // Subtypes exist for health centres, hospitals and prevention only;
             // antennas may leave theirs unspecified.
             let allowed: &[Subtype] = match cat(d) {
-                Category::HealthCentre if s.level == StructureLevel::Antenna as i32 => {
-                    &[Subtype::Unspecified]
-                }
+                Category::HealthCentre if s.level == StructureLevel::Antenna as i32 => &[Subtype::Unspecified],
                 Category::HealthCentre => &[Subtype::Polyvalent, Subtype::Nursing, Subtype::Dental],
                 Category::Hospital => &[Subtype::Ssr, Subtype::LocalHospital, Subtype::Medicine],
-                Category::PreventionCentre => &[
-                    Subtype::Vaccination,
-                    Subtype::HealthExamination,
-                    Subtype::Cegidd,
-                    Subtype::CarersHouse,
-                ],
+                Category::PreventionCentre => &[Subtype::Vaccination, Subtype::HealthExamination, Subtype::Cegidd, Subtype::CarersHouse],
                 _ => &[Subtype::Unspecified],
             };
-            assert!(
-                allowed.iter().any(|a| *a as i32 == s.subtype),
-                "{} has subtype {}",
-                s.display_name,
-                s.subtype
-            );
+            assert!(allowed.iter().any(|a| *a as i32 == s.subtype), "{} has subtype {}", s.display_name, s.subtype);
         }
     }
 
     #[test]
     fn dated_lines_are_consistent() {
         let ds = dataset();
-        let date = |v: &str| {
-            chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
-                .unwrap_or_else(|_| panic!("bad date {v:?}"))
-        };
+        let date = |v: &str| chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").unwrap_or_else(|_| panic!("bad date {v:?}"));
         for d in &ds.structures {
             let s = &d.structure;
             let open = date(&s.open_date);
             for c in &s.capacities {
                 assert!(c.unit != 0 && c.installed <= c.authorised && c.installed >= 0);
-                assert!(
-                    date(&c.valid_from) >= open,
-                    "{}: capacity before opening",
-                    s.display_name
-                );
+                assert!(date(&c.valid_from) >= open, "{}: capacity before opening", s.display_name);
             }
             for a in &s.authorisations {
                 assert!(!a.activity.is_empty());
@@ -2616,26 +1700,14 @@ mod tests {
                 }
             }
             for c in &s.certifications {
-                assert!(
-                    date(&c.decision_date) >= open,
-                    "{}: certified before opening",
-                    s.display_name
-                );
+                assert!(date(&c.decision_date) >= open, "{}: certified before opening", s.display_name);
                 if !c.valid_to.is_empty() {
                     assert!(date(&c.valid_to) > date(&c.decision_date));
                 }
             }
             for m in &s.memberships {
-                assert!(
-                    date(&m.valid_from) >= open,
-                    "{}: member of {} before opening",
-                    s.display_name,
-                    m.grouping
-                );
-                assert_eq!(
-                    m.ror_identifier.is_empty(),
-                    m.kind != MembershipKind::Ror as i32
-                );
+                assert!(date(&m.valid_from) >= open, "{}: member of {} before opening", s.display_name, m.grouping);
+                assert_eq!(m.ror_identifier.is_empty(), m.kind != MembershipKind::Ror as i32);
                 assert_eq!(m.sas_mode.is_empty(), m.kind != MembershipKind::Sas as i32);
             }
         }
@@ -2644,151 +1716,64 @@ mod tests {
     #[test]
     fn named_establishments_exist_with_their_aliases() {
         let ds = dataset();
-        let freyming = by_name(
-            &ds,
-            "Établissement de santé Filieris Freyming-Merlebach – Creutzwald",
-        );
+        let freyming = by_name(&ds, "Établissement de santé Filieris Freyming-Merlebach – Creutzwald");
         assert_eq!(freyming.structure.department, "57");
         assert_eq!(freyming.structure.region, Region::Est as i32);
-        let misspelt: Vec<&str> = freyming
-            .structure
-            .aliases
-            .iter()
-            .filter(|a| a.kind == AliasKind::Misspelling as i32)
-            .map(|a| a.text.as_str())
-            .collect();
+        let misspelt: Vec<&str> =
+            freyming.structure.aliases.iter().filter(|a| a.kind == AliasKind::Misspelling as i32).map(|a| a.text.as_str()).collect();
         assert!(misspelt.contains(&"Freyding-Merlebach"));
-        assert!(
-            freyming
-                .structure
-                .aliases
-                .iter()
-                .any(|a| a.text == "HOPITAL DE FREYMING")
-        );
-        assert!(
-            freyming
-                .structure
-                .aliases
-                .iter()
-                .any(|a| a.text == "Freyming-Creutzwald")
-        );
+        assert!(freyming.structure.aliases.iter().any(|a| a.text == "HOPITAL DE FREYMING"));
+        assert!(freyming.structure.aliases.iter().any(|a| a.text == "Freyming-Creutzwald"));
         assert!(
             freyming
                 .structure
                 .memberships
                 .iter()
-                .any(|m| m.kind == MembershipKind::Ght as i32
-                    && m.grouping.starts_with("GHT Moselle-Est"))
+                .any(|m| m.kind == MembershipKind::Ght as i32 && m.grouping.starts_with("GHT Moselle-Est"))
         );
 
         let charleville = by_name(&ds, "Établissement de santé Filieris Charleville-sous-Bois");
-        assert_eq!(
-            (
-                charleville.structure.department.as_str(),
-                charleville.structure.region
-            ),
-            ("57", Region::Est as i32)
-        );
-        for (name, dept) in [
-            ("Le Jardin du Temple – Fresnes-sur-Escaut", "59"),
-            ("Le Bois de la Loge – Escaudain", "59"),
-            ("La Manaie – Auchel", "62"),
-        ] {
+        assert_eq!((charleville.structure.department.as_str(), charleville.structure.region), ("57", Region::Est as i32));
+        for (name, dept) in
+            [("Le Jardin du Temple – Fresnes-sur-Escaut", "59"), ("Le Bois de la Loge – Escaudain", "59"), ("La Manaie – Auchel", "62")]
+        {
             let d = by_name(&ds, name);
-            assert_eq!(
-                (d.structure.department.as_str(), d.structure.region),
-                (dept, Region::Nord as i32)
-            );
+            assert_eq!((d.structure.department.as_str(), d.structure.region), (dept, Region::Nord as i32));
         }
         let sainte_barbe = by_name(&ds, "Polyclinique Sainte-Barbe – Carmaux");
         assert_eq!(sainte_barbe.structure.subtype, Subtype::Medicine as i32);
-        assert!(
-            by_name(&ds, "Établissement de santé Filieris La Pomarède")
-                .structure
-                .capacities
-                .iter()
-                .any(|c| c.authorised == 40)
-        );
-        by_name(
-            &ds,
-            "Centre de réadaptation fonctionnelle Filieris de Folcheran",
-        );
+        assert!(by_name(&ds, "Établissement de santé Filieris La Pomarède").structure.capacities.iter().any(|c| c.authorised == 40));
+        by_name(&ds, "Centre de réadaptation fonctionnelle Filieris de Folcheran");
 
         let pampelonne = by_name(&ds, "EHPAD de Pampelonne");
-        assert_eq!(
-            (
-                pampelonne.structure.department.as_str(),
-                pampelonne.structure.region
-            ),
-            ("81", Region::Sud as i32)
-        );
-        for name in [
-            "EHPAD de Creutzwald",
-            "EHPAD Joseph Porebski",
-            "EHPAD de La Manaie",
-            "EHPAD de Lallaing",
-            "EHPAD Germaine Tillion",
-        ] {
+        assert_eq!((pampelonne.structure.department.as_str(), pampelonne.structure.region), ("81", Region::Sud as i32));
+        for name in ["EHPAD de Creutzwald", "EHPAD Joseph Porebski", "EHPAD de La Manaie", "EHPAD de Lallaing", "EHPAD Germaine Tillion"] {
             by_name(&ds, name);
         }
-        assert_eq!(
-            by_name(&ds, "EHPAD Joseph Porebski").structure.open_date,
-            "2018-02-26"
-        );
-        for name in [
-            "Jean Moulin",
-            "Louis Voisin",
-            "Ambroise Croizat",
-            "Guy Mollet",
-        ] {
+        assert_eq!(by_name(&ds, "EHPAD Joseph Porebski").structure.open_date, "2018-02-26");
+        for name in ["Jean Moulin", "Louis Voisin", "Ambroise Croizat", "Guy Mollet"] {
             by_name(&ds, &format!("Résidence autonomie {name}"));
         }
         let spasad = by_name(&ds, "SPASAD Nord");
-        assert!(
-            spasad
-                .structure
-                .aliases
-                .iter()
-                .any(|a| a.text == "SPASAD du Nord")
-        );
+        assert!(spasad.structure.aliases.iter().any(|a| a.text == "SPASAD du Nord"));
         let saad = by_name(&ds, "SAAD Est");
         assert!(saad.structure.aliases.iter().any(|a| a.text == "SAAD EST"));
         assert_eq!(saad.structure.region, Region::Est as i32);
 
-        let lab = by_name(
-            &ds,
-            "Laboratoire de biologie médicale Filieris Hénin-Beaumont",
-        );
-        assert!(
-            lab.structure
-                .memberships
-                .iter()
-                .any(|m| m.kind == MembershipKind::Gcs as i32 && m.grouping == "GCS S.H.A.B.")
-        );
-        assert_eq!(
-            by_name(&ds, "Centre de santé Filieris Salindres")
-                .structure
-                .open_date,
-            "2018-02-20"
-        );
+        let lab = by_name(&ds, "Laboratoire de biologie médicale Filieris Hénin-Beaumont");
+        assert!(lab.structure.memberships.iter().any(|m| m.kind == MembershipKind::Gcs as i32 && m.grouping == "GCS S.H.A.B."));
+        assert_eq!(by_name(&ds, "Centre de santé Filieris Salindres").structure.open_date, "2018-02-20");
     }
 
     #[test]
     fn integrated_ehpad_point_to_sanitary_establishments() {
         let ds = dataset();
-        let integrated: Vec<&DemoStructure> = ds
-            .structures
-            .iter()
-            .filter(|d| d.integrated_in_key.is_some())
-            .collect();
+        let integrated: Vec<&DemoStructure> = ds.structures.iter().filter(|d| d.integrated_in_key.is_some()).collect();
         assert_eq!(integrated.len(), 3);
         for d in integrated {
             assert_eq!(cat(d), Category::Ehpad);
-            let host = ds
-                .structures
-                .iter()
-                .find(|h| Some(&h.key) == d.integrated_in_key.as_ref())
-                .unwrap_or_else(|| panic!("missing host"));
+            let host =
+                ds.structures.iter().find(|h| Some(&h.key) == d.integrated_in_key.as_ref()).unwrap_or_else(|| panic!("missing host"));
             assert_eq!(cat(host), Category::Hospital);
         }
     }
@@ -2796,12 +1781,7 @@ mod tests {
     #[test]
     fn certifications_and_networks_follow_the_sources() {
         let ds = dataset();
-        let has_scheme = |d: &DemoStructure, s: CertificationScheme| {
-            d.structure
-                .certifications
-                .iter()
-                .any(|c| c.scheme == s as i32)
-        };
+        let has_scheme = |d: &DemoStructure, s: CertificationScheme| d.structure.certifications.iter().any(|c| c.scheme == s as i32);
         let afnor: Vec<&str> = ds
             .structures
             .iter()
@@ -2810,37 +1790,21 @@ mod tests {
             .collect();
         assert_eq!(afnor.len(), 10);
         assert!(afnor.contains(&"Centre de santé Filieris Carmaux"));
-        assert_eq!(
-            afnor
-                .iter()
-                .filter(|n| n.contains("Bully-les-Mines"))
-                .count(),
-            2
-        );
+        assert_eq!(afnor.iter().filter(|n| n.contains("Bully-les-Mines")).count(), 2);
         let has_a = ds
             .structures
             .iter()
             .filter(|d| {
-                d.structure.certifications.iter().any(|c| {
-                    c.scheme == CertificationScheme::Has as i32
-                        && c.scheme_version == "V2020"
-                        && c.level == "A"
-                })
+                d.structure
+                    .certifications
+                    .iter()
+                    .any(|c| c.scheme == CertificationScheme::Has as i32 && c.scheme_version == "V2020" && c.level == "A")
             })
             .collect::<Vec<_>>();
         assert_eq!(has_a.len(), 8);
         assert!(has_a.iter().all(|d| cat(d) == Category::Hospital));
-        let member_of = |grouping: &str| {
-            ds.structures
-                .iter()
-                .filter(|d| {
-                    d.structure
-                        .memberships
-                        .iter()
-                        .any(|m| m.grouping == grouping)
-                })
-                .count()
-        };
+        let member_of =
+            |grouping: &str| ds.structures.iter().filter(|d| d.structure.memberships.iter().any(|m| m.grouping == grouping)).count();
         assert_eq!(member_of("CPTS ECEGEC"), 9);
         assert!(member_of("SAS") > 20);
         assert!(member_of("ROR") > 50);
@@ -2867,28 +1831,17 @@ mod tests {
         let keys: BTreeSet<&str> = ds.structures.iter().map(|d| d.key.as_str()).collect();
         for g in &ds.groups {
             let code = g.group.code.as_str();
-            assert!(
-                code.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            );
+            assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
             if g.group.mode == GroupMode::Rule as i32 {
                 assert!(g.member_keys.is_empty());
                 assert!(!g.group.rule_categories.is_empty() || !g.group.rule_regions.is_empty());
             } else {
                 assert_eq!(g.group.mode, GroupMode::Explicit as i32);
                 assert!(!g.member_keys.is_empty());
-                assert!(
-                    g.member_keys.iter().all(|k| keys.contains(k.as_str())),
-                    "{code}"
-                );
+                assert!(g.member_keys.iter().all(|k| keys.contains(k.as_str())), "{code}");
             }
         }
-        let group = |code: &str| {
-            ds.groups
-                .iter()
-                .find(|g| g.group.code == code)
-                .unwrap_or_else(|| panic!("{code}"))
-        };
+        let group = |code: &str| ds.groups.iter().find(|g| g.group.code == code).unwrap_or_else(|| panic!("{code}"));
         let names = |code: &str| -> Vec<String> {
             group(code)
                 .member_keys
@@ -2899,10 +1852,7 @@ mod tests {
         };
         assert_eq!(
             names("jardin-du-temple-bois-de-la-loge"),
-            [
-                "Le Jardin du Temple – Fresnes-sur-Escaut",
-                "Le Bois de la Loge – Escaudain"
-            ]
+            ["Le Jardin du Temple – Fresnes-sur-Escaut", "Le Bois de la Loge – Escaudain"]
         );
 
         let others = names("autres-etablissements-sanitaires-et-medico-sociaux");
@@ -2917,10 +1867,7 @@ mod tests {
             "EHPAD de Creutzwald",
             "EHPAD de La Manaie",
         ] {
-            assert!(
-                !others.iter().any(|n| n == excluded),
-                "{excluded} is in lines 1-6"
-            );
+            assert!(!others.iter().any(|n| n == excluded), "{excluded} is in lines 1-6");
         }
         for included in [
             "Établissement de santé Filieris La Pomarède",
@@ -2929,31 +1876,19 @@ mod tests {
             "EHPAD Germaine Tillion",
             "Résidence autonomie Ambroise Croizat",
         ] {
-            assert!(
-                others.iter().any(|n| n == included),
-                "{included} belongs to line 7"
-            );
+            assert!(others.iter().any(|n| n == included), "{included} belongs to line 7");
         }
         assert_eq!(others.len(), 5 + 3 + 4 + 1);
         let rule = group("services-d-aide-a-la-personne");
-        assert_eq!(
-            rule.group.rule_categories,
-            vec![Category::Saad as i32, Category::Spasad as i32]
-        );
-        assert_eq!(
-            group("region-est").group.rule_regions,
-            vec![Region::Est as i32]
-        );
+        assert_eq!(rule.group.rule_categories, vec![Category::Saad as i32, Category::Spasad as i32]);
+        assert_eq!(group("region-est").group.rule_regions, vec![Region::Est as i32]);
     }
 
     #[test]
     fn regions_add_up_to_the_national_total() {
         let ds = dataset();
         let by_region = |r: Region| count(&ds, |d| d.structure.region == r as i32);
-        assert_eq!(
-            by_region(Region::Nord) + by_region(Region::Est) + by_region(Region::Sud),
-            ds.structures.len()
-        );
+        assert_eq!(by_region(Region::Nord) + by_region(Region::Est) + by_region(Region::Sud), ds.structures.len());
     }
 
     #[test]

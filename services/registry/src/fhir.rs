@@ -22,18 +22,15 @@
 
 use chrono::NaiveDate;
 use filieris_proto::registry::{
-    Address, AliasKind, Authorisation, Capacity, CapacityModality, CapacityUnit, Category,
-    LegalEntity, Membership, MembershipKind, PharmacyAccessRule, Structure, StructureLevel,
-    StructureStatus, Subtype,
+    Address, AliasKind, Authorisation, Capacity, CapacityModality, CapacityUnit, Category, LegalEntity, Membership, MembershipKind,
+    PharmacyAccessRule, Structure, StructureLevel, StructureStatus, Subtype,
 };
 use serde_json::{Map, Value, json};
 
 /// FR Core organization profile (establishments and legal entities).
-pub const PROFILE_FR_CORE_ORGANIZATION: &str =
-    "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-organization";
+pub const PROFILE_FR_CORE_ORGANIZATION: &str = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-organization";
 /// FR Core use-period extension (opening and closing dates).
-pub const EXT_USE_PERIOD: &str =
-    "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-use-period";
+pub const EXT_USE_PERIOD: &str = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-use-period";
 /// FINESS identifier system (EJ and ET).
 pub const SYSTEM_FINESS: &str = "https://finess.esante.gouv.fr";
 /// SIREN / SIRET identifier system.
@@ -60,8 +57,7 @@ pub const SYSTEM_MEMBERSHIP_KIND: &str = "https://filieris.example/fhir/CodeSyst
 /// Authorisation details: sub-extensions `authority` (valueString),
 /// `decisionDate` (valueDate), `validity` (valuePeriod), `modality`
 /// (valueString).
-pub const EXT_AUTHORISATION: &str =
-    "https://filieris.example/fhir/StructureDefinition/authorisation";
+pub const EXT_AUTHORISATION: &str = "https://filieris.example/fhir/StructureDefinition/authorisation";
 /// A capacity line: sub-extensions `unit` and `modality` (valueCode: the
 /// registry's `CapacityUnit` / `CapacityModality` codes), `authorised` and
 /// `installed` (valueInteger), `validity` (valuePeriod). On a medico-social
@@ -70,11 +66,9 @@ pub const EXT_AUTHORISATION: &str =
 pub const EXT_CAPACITY: &str = "https://filieris.example/fhir/StructureDefinition/capacity";
 /// Pharmacy access rule (valueCode: OPEN_TO_ALL, REASONED_OPENING,
 /// AFFILIATES_ONLY).
-pub const EXT_PHARMACY_ACCESS: &str =
-    "https://filieris.example/fhir/StructureDefinition/pharmacy-access-rule";
+pub const EXT_PHARMACY_ACCESS: &str = "https://filieris.example/fhir/StructureDefinition/pharmacy-access-rule";
 /// Antenna weekly opening hours (valueInteger).
-pub const EXT_WEEKLY_HOURS: &str =
-    "https://filieris.example/fhir/StructureDefinition/weekly-opening-hours";
+pub const EXT_WEEKLY_HOURS: &str = "https://filieris.example/fhir/StructureDefinition/weekly-opening-hours";
 /// Antenna ARS waiver of the 20-hour limit (valueBoolean).
 pub const EXT_ARS_WAIVER: &str = "https://filieris.example/fhir/StructureDefinition/ars-waiver";
 
@@ -84,9 +78,7 @@ pub const EXT_ARS_WAIVER: &str = "https://filieris.example/fhir/StructureDefinit
 
 /// 64-bit FNV-1a with a caller-chosen offset basis.
 fn fnv1a(data: &[u8], basis: u64) -> u64 {
-    data.iter().fold(basis, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    data.iter().fold(basis, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// A name-based UUID (version 8, RFC 9562 variant) derived from `seed`, so
@@ -100,14 +92,7 @@ fn uuid_for(seed: &str) -> String {
     b[6] = (b[6] & 0x0f) | 0x80;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 /// Stable identity of a structure: its resource name, else its FINESS, else
@@ -123,11 +108,7 @@ fn identity(s: &Structure) -> String {
 }
 
 fn legal_identity(le: &LegalEntity) -> String {
-    if le.name.is_empty() {
-        format!("finej:{}", le.finess)
-    } else {
-        le.name.clone()
-    }
+    if le.name.is_empty() { format!("finej:{}", le.finess) } else { le.name.clone() }
 }
 
 /// A bundle entry under construction.
@@ -142,18 +123,11 @@ fn entry(seed: &str, resource_type: &str, mut body: Map<String, Value>) -> Entry
     resource.insert("resourceType".into(), json!(resource_type));
     resource.insert("id".into(), json!(id));
     resource.append(&mut body);
-    Entry {
-        full_url: format!("urn:uuid:{id}"),
-        resource: Value::Object(resource),
-    }
+    Entry { full_url: format!("urn:uuid:{id}"), resource: Value::Object(resource) }
 }
 
 fn reference(e: &Entry, display: &str) -> Value {
-    if display.is_empty() {
-        json!({ "reference": e.full_url })
-    } else {
-        json!({ "reference": e.full_url, "display": display })
-    }
+    if display.is_empty() { json!({ "reference": e.full_url }) } else { json!({ "reference": e.full_url, "display": display }) }
 }
 
 // ---------------------------------------------------------------------------
@@ -164,9 +138,7 @@ fn reference(e: &Entry, display: &str) -> Value {
 /// registry validates dates on write; a malformed one is left out rather
 /// than exported).
 fn fhir_date(value: &str) -> Option<String> {
-    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
-        .ok()
-        .map(|d| d.format("%Y-%m-%d").to_string())
+    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").ok().map(|d| d.format("%Y-%m-%d").to_string())
 }
 
 fn period(start: &str, end: &str) -> Option<Value> {
@@ -177,11 +149,7 @@ fn period(start: &str, end: &str) -> Option<Value> {
     if let Some(e) = fhir_date(end) {
         p.insert("end".into(), json!(e));
     }
-    if p.is_empty() {
-        None
-    } else {
-        Some(Value::Object(p))
-    }
+    if p.is_empty() { None } else { Some(Value::Object(p)) }
 }
 
 fn typed_identifier(system: &str, type_code: &str, type_display: &str, value: &str) -> Value {
@@ -219,22 +187,15 @@ fn category_code(c: i32) -> (&'static str, &'static str) {
         Category::HealthCentre => ("HEALTH_CENTRE", "Centre de santé"),
         Category::Hospital => ("HOSPITAL", "Établissement sanitaire"),
         Category::Ehpad => ("EHPAD", "EHPAD"),
-        Category::IndependentLivingResidence => {
-            ("INDEPENDENT_LIVING_RESIDENCE", "Résidence autonomie")
-        }
-        Category::TemporaryAccommodationResidence => (
-            "TEMPORARY_ACCOMMODATION_RESIDENCE",
-            "Résidence d'hébergement temporaire",
-        ),
+        Category::IndependentLivingResidence => ("INDEPENDENT_LIVING_RESIDENCE", "Résidence autonomie"),
+        Category::TemporaryAccommodationResidence => ("TEMPORARY_ACCOMMODATION_RESIDENCE", "Résidence d'hébergement temporaire"),
         Category::Ssiad => ("SSIAD", "Service de soins infirmiers à domicile"),
         Category::Saad => ("SAAD", "Service d'aide et d'accompagnement à domicile"),
         Category::Spasad => ("SPASAD", "Service polyvalent d'aide et de soins à domicile"),
         Category::Pharmacy => ("PHARMACY", "Pharmacie minière"),
         Category::OpticalCentre => ("OPTICAL_CENTRE", "Centre d'optique"),
         Category::Laboratory => ("LABORATORY", "Laboratoire de biologie médicale"),
-        Category::MedicalEquipmentService => {
-            ("MEDICAL_EQUIPMENT_SERVICE", "Service de matériel médical")
-        }
+        Category::MedicalEquipmentService => ("MEDICAL_EQUIPMENT_SERVICE", "Service de matériel médical"),
         Category::PreventionCentre => ("PREVENTION_CENTRE", "Centre de prévention"),
         Category::Unspecified => ("UNSPECIFIED", "Non renseigné"),
     }
@@ -328,16 +289,9 @@ fn meta(profile: Option<&str>, demo: bool) -> Option<Value> {
         m.insert("profile".into(), json!([p]));
     }
     if demo {
-        m.insert(
-            "tag".into(),
-            json!([{ "system": SYSTEM_TAG, "code": "demo", "display": "Synthetic demo record" }]),
-        );
+        m.insert("tag".into(), json!([{ "system": SYSTEM_TAG, "code": "demo", "display": "Synthetic demo record" }]));
     }
-    if m.is_empty() {
-        None
-    } else {
-        Some(Value::Object(m))
-    }
+    if m.is_empty() { None } else { Some(Value::Object(m)) }
 }
 
 fn use_period_extension(s: &Structure) -> Option<Value> {
@@ -385,29 +339,17 @@ fn legal_entity_organization(le: &LegalEntity) -> Entry {
     }
     let mut ids = Vec::new();
     if !le.finess.is_empty() {
-        ids.push(typed_identifier(
-            SYSTEM_FINESS,
-            "FINEJ",
-            "FINESS d'entité juridique",
-            &le.finess,
-        ));
+        ids.push(typed_identifier(SYSTEM_FINESS, "FINEJ", "FINESS d'entité juridique", &le.finess));
     }
     if !le.siren.is_empty() {
-        ids.push(typed_identifier(
-            SYSTEM_SIRENE,
-            "SIREN",
-            "Identification de l'organisation au SIREN",
-            &le.siren,
-        ));
+        ids.push(typed_identifier(SYSTEM_SIRENE, "SIREN", "Identification de l'organisation au SIREN", &le.siren));
     }
     if !le.name.is_empty() {
         ids.push(registry_identifier(&le.name));
     }
     m.insert("identifier".into(), Value::Array(ids));
     m.insert("active".into(), json!(true));
-    let mut types = vec![
-        json!({ "coding": [{ "system": SYSTEM_CATEGORY, "code": "LEGAL_ENTITY", "display": "Entité juridique" }] }),
-    ];
+    let mut types = vec![json!({ "coding": [{ "system": SYSTEM_CATEGORY, "code": "LEGAL_ENTITY", "display": "Entité juridique" }] })];
     if !le.legal_status.is_empty() {
         types.push(json!({ "text": le.legal_status }));
     }
@@ -443,29 +385,15 @@ fn structure_organization(s: &Structure, legal: Option<&Entry>, legal_name: &str
 
     let mut ids = Vec::new();
     if !s.finess.is_empty() {
-        ids.push(typed_identifier(
-            SYSTEM_FINESS,
-            "FINEG",
-            "FINESS d'entité géographique",
-            &s.finess,
-        ));
+        ids.push(typed_identifier(SYSTEM_FINESS, "FINEG", "FINESS d'entité géographique", &s.finess));
     }
     if !s.siret.is_empty() {
-        ids.push(typed_identifier(
-            SYSTEM_SIRENE,
-            "SIRET",
-            "Identification de l'organisation au SIRET",
-            &s.siret,
-        ));
+        ids.push(typed_identifier(SYSTEM_SIRENE, "SIRET", "Identification de l'organisation au SIRET", &s.siret));
     }
     if !s.name.is_empty() {
         ids.push(registry_identifier(&s.name));
     }
-    for m in s
-        .memberships
-        .iter()
-        .filter(|m| m.kind == MembershipKind::Ror as i32 && !m.ror_identifier.is_empty())
-    {
+    for m in s.memberships.iter().filter(|m| m.kind == MembershipKind::Ror as i32 && !m.ror_identifier.is_empty()) {
         ids.push(json!({ "use": "secondary", "system": SYSTEM_ROR_ID, "value": m.ror_identifier }));
     }
     m.insert("identifier".into(), Value::Array(ids));
@@ -489,11 +417,7 @@ fn structure_organization(s: &Structure, legal: Option<&Entry>, legal_name: &str
     let mut aliases: Vec<&str> = Vec::new();
     for a in &s.aliases {
         let text = a.text.trim();
-        if a.kind != AliasKind::Misspelling as i32
-            && !text.is_empty()
-            && text != s.display_name
-            && !aliases.contains(&text)
-        {
+        if a.kind != AliasKind::Misspelling as i32 && !text.is_empty() && text != s.display_name && !aliases.contains(&text) {
             aliases.push(text);
         }
     }
@@ -511,11 +435,7 @@ fn structure_organization(s: &Structure, legal: Option<&Entry>, legal_name: &str
 
 /// The Location of a structure. An antenna's Location is part of its
 /// principal's Location; both are managed by the principal's Organization.
-fn structure_location(
-    s: &Structure,
-    managing: Option<(&Entry, &str)>,
-    part_of: Option<(&Entry, &str)>,
-) -> Entry {
+fn structure_location(s: &Structure, managing: Option<(&Entry, &str)>, part_of: Option<(&Entry, &str)>) -> Entry {
     let mut m = Map::new();
     if let Some(meta) = meta(None, s.demo) {
         m.insert("meta".into(), meta);
@@ -556,13 +476,7 @@ fn structure_location(
     entry(&format!("loc:{}", identity(s)), "Location", m)
 }
 
-fn service_base(
-    s: &Structure,
-    org: &Entry,
-    loc: &Entry,
-    name: &str,
-    category_text: &str,
-) -> Map<String, Value> {
+fn service_base(s: &Structure, org: &Entry, loc: &Entry, name: &str, category_text: &str) -> Map<String, Value> {
     let mut m = Map::new();
     if let Some(meta) = meta(None, s.demo) {
         m.insert("meta".into(), meta);
@@ -576,49 +490,25 @@ fn service_base(
     m
 }
 
-fn authorisation_service(
-    s: &Structure,
-    org: &Entry,
-    loc: &Entry,
-    i: usize,
-    a: &Authorisation,
-) -> Entry {
-    let category = if is_medico_social(s.category) {
-        "Activité sociale ou médico-sociale autorisée"
-    } else {
-        "Activité sanitaire autorisée"
-    };
+fn authorisation_service(s: &Structure, org: &Entry, loc: &Entry, i: usize, a: &Authorisation) -> Entry {
+    let category =
+        if is_medico_social(s.category) { "Activité sociale ou médico-sociale autorisée" } else { "Activité sanitaire autorisée" };
     let mut m = service_base(s, org, loc, &a.activity, category);
     m.insert("extension".into(), json!([authorisation_extension(a)]));
     if !a.arhgos_number.is_empty() {
-        m.insert(
-            "identifier".into(),
-            json!([{ "use": "official", "system": SYSTEM_ARHGOS, "value": a.arhgos_number }]),
-        );
+        m.insert("identifier".into(), json!([{ "use": "official", "system": SYSTEM_ARHGOS, "value": a.arhgos_number }]));
     }
     if !a.modality.is_empty() {
         m.insert("characteristic".into(), json!([{ "text": a.modality }]));
     }
-    entry(
-        &format!("hs:{}:authorisation:{i}", identity(s)),
-        "HealthcareService",
-        m,
-    )
+    entry(&format!("hs:{}:authorisation:{i}", identity(s)), "HealthcareService", m)
 }
 
 fn capacity_service(s: &Structure, org: &Entry, loc: &Entry, i: usize, c: &Capacity) -> Entry {
-    let name = if c.discipline.is_empty() {
-        category_code(s.category).1.to_owned()
-    } else {
-        c.discipline.clone()
-    };
+    let name = if c.discipline.is_empty() { category_code(s.category).1.to_owned() } else { c.discipline.clone() };
     let mut m = service_base(s, org, loc, &name, "Équipement social ou médico-social");
     m.insert("extension".into(), json!([capacity_extension(c)]));
-    entry(
-        &format!("hs:{}:capacity:{i}", identity(s)),
-        "HealthcareService",
-        m,
-    )
+    entry(&format!("hs:{}:capacity:{i}", identity(s)), "HealthcareService", m)
 }
 
 /// A cooperation grouping and the affiliation of the establishment to it.
@@ -626,16 +516,9 @@ fn membership_entries(s: &Structure, org: &Entry, i: usize, m: &Membership) -> [
     let kind = membership_kind_code(m.kind);
     let mut g = Map::new();
     g.insert("active".into(), json!(true));
-    g.insert(
-        "type".into(),
-        json!([{ "coding": [{ "system": SYSTEM_MEMBERSHIP_KIND, "code": kind }] }]),
-    );
+    g.insert("type".into(), json!([{ "coding": [{ "system": SYSTEM_MEMBERSHIP_KIND, "code": kind }] }]));
     g.insert("name".into(), json!(m.grouping));
-    let grouping = entry(
-        &format!("org:grouping:{kind}:{}", m.grouping),
-        "Organization",
-        g,
-    );
+    let grouping = entry(&format!("org:grouping:{kind}:{}", m.grouping), "Organization", g);
 
     let mut a = Map::new();
     let active_now = m.valid_to.is_empty() && !is_closed(s);
@@ -644,18 +527,11 @@ fn membership_entries(s: &Structure, org: &Entry, i: usize, m: &Membership) -> [
         a.insert("period".into(), p);
     }
     a.insert("organization".into(), reference(&grouping, &m.grouping));
-    a.insert(
-        "participatingOrganization".into(),
-        reference(org, &s.display_name),
-    );
+    a.insert("participatingOrganization".into(), reference(org, &s.display_name));
     if !m.role.is_empty() {
         a.insert("code".into(), json!([{ "text": m.role }]));
     }
-    let affiliation = entry(
-        &format!("aff:{}:{i}:{kind}:{}", identity(s), m.grouping),
-        "OrganizationAffiliation",
-        a,
-    );
+    let affiliation = entry(&format!("aff:{}:{i}:{kind}:{}", identity(s), m.grouping), "OrganizationAffiliation", a);
     [grouping, affiliation]
 }
 
@@ -666,27 +542,17 @@ fn membership_entries(s: &Structure, org: &Entry, i: usize, m: &Membership) -> [
 /// `Organization.partOf` when given. `parent` is the principal centre of an
 /// antenna and is ignored for other levels; without it an antenna's Location
 /// has no `partOf` nor `managingOrganization`.
-pub fn structure_bundle(
-    structure: &Structure,
-    legal_entity: Option<&LegalEntity>,
-    parent: Option<&Structure>,
-) -> Value {
+pub fn structure_bundle(structure: &Structure, legal_entity: Option<&LegalEntity>, parent: Option<&Structure>) -> Value {
     let mut entries: Vec<Entry> = Vec::new();
     let legal = legal_entity.map(legal_entity_organization);
-    let legal_name = legal_entity
-        .map(|l| l.display_name.as_str())
-        .unwrap_or_default();
+    let legal_name = legal_entity.map(|l| l.display_name.as_str()).unwrap_or_default();
 
     if structure.level == StructureLevel::Antenna as i32 {
         match parent {
             Some(p) => {
                 let org = structure_organization(p, legal.as_ref(), legal_name);
                 let principal_loc = structure_location(p, Some((&org, &p.display_name)), None);
-                let antenna_loc = structure_location(
-                    structure,
-                    Some((&org, &p.display_name)),
-                    Some((&principal_loc, &p.display_name)),
-                );
+                let antenna_loc = structure_location(structure, Some((&org, &p.display_name)), Some((&principal_loc, &p.display_name)));
                 entries.push(antenna_loc);
                 entries.push(org);
                 entries.push(principal_loc);
@@ -709,10 +575,7 @@ pub fn structure_bundle(
         for (i, m) in structure.memberships.iter().enumerate() {
             let [grouping, affiliation] = membership_entries(structure, &org, i, m);
             // Several memberships of the same grouping share its Organization.
-            if !affiliations
-                .iter()
-                .any(|e: &Entry| e.full_url == grouping.full_url)
-            {
+            if !affiliations.iter().any(|e: &Entry| e.full_url == grouping.full_url) {
                 affiliations.push(grouping);
             }
             affiliations.push(affiliation);
@@ -893,17 +756,8 @@ const R4_RESOURCE_TYPES: &[&str] = &[
 ];
 
 /// Values of `Bundle.type` in R4.
-const BUNDLE_TYPES: &[&str] = &[
-    "document",
-    "message",
-    "transaction",
-    "transaction-response",
-    "batch",
-    "batch-response",
-    "history",
-    "searchset",
-    "collection",
-];
+const BUNDLE_TYPES: &[&str] =
+    &["document", "message", "transaction", "transaction-response", "batch", "batch-response", "history", "searchset", "collection"];
 
 fn all_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
@@ -914,15 +768,8 @@ fn is_fhir_date(v: &str) -> bool {
     let parts: Vec<&str> = v.split('-').collect();
     match parts.as_slice() {
         [y] => y.len() == 4 && all_digits(y),
-        [y, m] => {
-            y.len() == 4 && all_digits(y) && m.len() == 2 && matches!(m.parse::<u32>(), Ok(1..=12))
-        }
-        [y, m, d] => {
-            y.len() == 4
-                && m.len() == 2
-                && d.len() == 2
-                && NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok()
-        }
+        [y, m] => y.len() == 4 && all_digits(y) && m.len() == 2 && matches!(m.parse::<u32>(), Ok(1..=12)),
+        [y, m, d] => y.len() == 4 && m.len() == 2 && d.len() == 2 && NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok(),
         _ => false,
     }
 }
@@ -945,11 +792,7 @@ fn is_fhir_date_time(v: &str) -> bool {
     };
     let zone_ok = zone == "Z" || {
         let z = &zone[1..];
-        z.len() == 5
-            && z.as_bytes()[2] == b':'
-            && all_digits(&z[..2])
-            && all_digits(&z[3..])
-            && matches!(z[..2].parse::<u32>(), Ok(0..=14))
+        z.len() == 5 && z.as_bytes()[2] == b':' && all_digits(&z[..2]) && all_digits(&z[3..]) && matches!(z[..2].parse::<u32>(), Ok(0..=14))
     };
     let (hms, fraction) = clock.split_once('.').unwrap_or((clock, "0"));
     let hms: Vec<&str> = hms.split(':').collect();
@@ -964,10 +807,7 @@ fn is_fhir_date_time(v: &str) -> bool {
 
 /// FHIR `id`: 1-64 characters among letters, digits, '-' and '.'.
 fn is_fhir_id(v: &str) -> bool {
-    !v.is_empty()
-        && v.len() <= 64
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 fn is_urn_uuid(v: &str) -> bool {
@@ -976,18 +816,14 @@ fn is_urn_uuid(v: &str) -> bool {
     };
     let groups: Vec<&str> = u.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| {
-            g.len() == n
-                && g.bytes()
-                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        })
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
 }
 
 fn is_full_url(v: &str) -> bool {
-    is_urn_uuid(v)
-        || v.starts_with("urn:oid:")
-        || v.starts_with("https://")
-        || v.starts_with("http://")
+    is_urn_uuid(v) || v.starts_with("urn:oid:") || v.starts_with("https://") || v.starts_with("http://")
 }
 
 /// Context of a walk over one resource.
@@ -1004,9 +840,7 @@ impl Walk<'_> {
             return true;
         }
         match reference.split_once('/') {
-            Some((ty, id)) if !id.contains('/') => {
-                self.full_urls.iter().any(|(_, t, i)| t == ty && i == id)
-            }
+            Some((ty, id)) if !id.contains('/') => self.full_urls.iter().any(|(_, t, i)| t == ty && i == id),
             _ => false,
         }
     }
@@ -1016,8 +850,7 @@ impl Walk<'_> {
             Value::Object(obj) => self.object(path, key, obj),
             Value::Array(items) => {
                 if items.is_empty() {
-                    self.errors
-                        .push(format!("{path}: empty arrays are not allowed in FHIR JSON"));
+                    self.errors.push(format!("{path}: empty arrays are not allowed in FHIR JSON"));
                 }
                 for (i, item) in items.iter().enumerate() {
                     self.value(&format!("{path}[{i}]"), key, item);
@@ -1025,79 +858,53 @@ impl Walk<'_> {
             }
             Value::String(s) => {
                 if s.is_empty() {
-                    self.errors.push(format!(
-                        "{path}: empty strings are not allowed in FHIR JSON"
-                    ));
+                    self.errors.push(format!("{path}: empty strings are not allowed in FHIR JSON"));
                 }
                 match key {
                     "valueDate" | "birthDate" if !is_fhir_date(s) => {
-                        self.errors
-                            .push(format!("{path}: {s:?} is not a FHIR date"));
+                        self.errors.push(format!("{path}: {s:?} is not a FHIR date"));
                     }
-                    "valueDateTime" | "start" | "end" | "lastUpdated" | "timestamp"
-                        if !is_fhir_date_time(s) =>
-                    {
-                        self.errors
-                            .push(format!("{path}: {s:?} is not a FHIR dateTime"));
+                    "valueDateTime" | "start" | "end" | "lastUpdated" | "timestamp" if !is_fhir_date_time(s) => {
+                        self.errors.push(format!("{path}: {s:?} is not a FHIR dateTime"));
                     }
                     _ => {}
                 }
             }
-            Value::Null => self
-                .errors
-                .push(format!("{path}: null is not allowed in FHIR JSON")),
+            Value::Null => self.errors.push(format!("{path}: null is not allowed in FHIR JSON")),
             Value::Bool(_) | Value::Number(_) => {}
         }
     }
 
     fn object(&mut self, path: &str, key: &str, obj: &Map<String, Value>) {
         if obj.is_empty() {
-            self.errors.push(format!(
-                "{path}: empty objects are not allowed in FHIR JSON"
-            ));
+            self.errors.push(format!("{path}: empty objects are not allowed in FHIR JSON"));
         }
         // A Reference: `reference` must point inside the bundle.
         if let Some(r) = obj.get("reference") {
             match r.as_str() {
                 Some(target) if target.starts_with('#') => {}
                 Some(target) if self.resolves(target) => {}
-                Some(target) => self.errors.push(format!(
-                    "{path}.reference: {target} does not resolve to an entry of the bundle"
-                )),
-                None => self
-                    .errors
-                    .push(format!("{path}.reference: must be a string")),
+                Some(target) => self.errors.push(format!("{path}.reference: {target} does not resolve to an entry of the bundle")),
+                None => self.errors.push(format!("{path}.reference: must be a string")),
             }
         }
         // An Identifier needs a system and a value.
         if key == "identifier" {
             for field in ["system", "value"] {
-                if obj
-                    .get(field)
-                    .and_then(Value::as_str)
-                    .is_none_or(str::is_empty)
-                {
-                    self.errors
-                        .push(format!("{path}.{field}: an identifier needs a {field}"));
+                if obj.get(field).and_then(Value::as_str).is_none_or(str::is_empty) {
+                    self.errors.push(format!("{path}.{field}: an identifier needs a {field}"));
                 }
             }
         }
         // An Extension needs a URL and either a value or sub-extensions.
         if key == "extension" || key == "modifierExtension" {
-            if obj
-                .get("url")
-                .and_then(Value::as_str)
-                .is_none_or(str::is_empty)
-            {
-                self.errors
-                    .push(format!("{path}.url: an extension needs a url"));
+            if obj.get("url").and_then(Value::as_str).is_none_or(str::is_empty) {
+                self.errors.push(format!("{path}.url: an extension needs a url"));
             }
             let has_value = obj.keys().any(|k| k.starts_with("value"));
             let has_children = obj.contains_key("extension");
             if has_value == has_children {
-                self.errors.push(format!(
-                    "{path}: an extension has either a value or extensions (ext-1)"
-                ));
+                self.errors.push(format!("{path}: an extension has either a value or extensions (ext-1)"));
             }
         }
         // Period: start not after end (compared on their common date part).
@@ -1107,8 +914,7 @@ impl Walk<'_> {
         {
             let n = s.len().min(e.len()).min(10);
             if s[..n] > e[..n] {
-                self.errors
-                    .push(format!("{path}: period starts after it ends ({s} > {e})"));
+                self.errors.push(format!("{path}: period starts after it ends ({s} > {e})"));
             }
         }
         for (k, v) in obj {
@@ -1119,55 +925,40 @@ impl Walk<'_> {
 
 fn check_resource(path: &str, resource: &Map<String, Value>, walk: &mut Walk<'_>) {
     let Some(ty) = resource.get("resourceType").and_then(Value::as_str) else {
-        walk.errors
-            .push(format!("{path}.resourceType: is required"));
+        walk.errors.push(format!("{path}.resourceType: is required"));
         return;
     };
     if !R4_RESOURCE_TYPES.contains(&ty) {
-        walk.errors.push(format!(
-            "{path}.resourceType: {ty:?} is not an R4 resource type"
-        ));
+        walk.errors.push(format!("{path}.resourceType: {ty:?} is not an R4 resource type"));
     }
     if let Some(id) = resource.get("id")
         && !id.as_str().is_some_and(is_fhir_id)
     {
-        walk.errors
-            .push(format!("{path}.id: {id} is not a FHIR id"));
+        walk.errors.push(format!("{path}.id: {id} is not a FHIR id"));
     }
     for boolean in ["active"] {
         if let Some(v) = resource.get(boolean)
             && !v.is_boolean()
         {
-            walk.errors
-                .push(format!("{path}.{boolean}: must be a boolean"));
+            walk.errors.push(format!("{path}.{boolean}: must be a boolean"));
         }
     }
     if ty == "Location"
         && let Some(status) = resource.get("status")
         && !matches!(status.as_str(), Some("active" | "suspended" | "inactive"))
     {
-        walk.errors.push(format!(
-            "{path}.status: {status} is not active, suspended or inactive"
-        ));
+        walk.errors.push(format!("{path}.status: {status} is not active, suspended or inactive"));
     }
     if ty == "Organization"
         && let Some(alias) = resource.get("alias")
-        && !alias
-            .as_array()
-            .is_some_and(|a| a.iter().all(Value::is_string))
+        && !alias.as_array().is_some_and(|a| a.iter().all(Value::is_string))
     {
-        walk.errors
-            .push(format!("{path}.alias: must be an array of strings"));
+        walk.errors.push(format!("{path}.alias: must be an array of strings"));
     }
     if let Some(profiles) = resource.get("meta").and_then(|m| m.get("profile"))
-        && !profiles.as_array().is_some_and(|a| {
-            a.iter()
-                .all(|p| p.as_str().is_some_and(|s| s.starts_with("http")))
-        })
+        && !profiles.as_array().is_some_and(|a| a.iter().all(|p| p.as_str().is_some_and(|s| s.starts_with("http"))))
     {
-        walk.errors.push(format!(
-            "{path}.meta.profile: must be an array of canonical URLs"
-        ));
+        walk.errors.push(format!("{path}.meta.profile: must be an array of canonical URLs"));
     }
     for (k, v) in resource {
         if k != "resourceType" {
@@ -1218,55 +1009,32 @@ pub fn validate_bundle(v: &Value) -> Result<(), Vec<String>> {
                 if targets.iter().any(|(u, _, _)| u == url) {
                     errors.push(format!("entry[{i}].fullUrl: {url} appears twice"));
                 }
-                let ty = e
-                    .pointer("/resource/resourceType")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let id = e
-                    .pointer("/resource/id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
+                let ty = e.pointer("/resource/resourceType").and_then(Value::as_str).unwrap_or_default();
+                let id = e.pointer("/resource/id").and_then(Value::as_str).unwrap_or_default();
                 targets.push((url.to_owned(), ty.to_owned(), id.to_owned()));
             }
-            Some(url) => errors.push(format!(
-                "entry[{i}].fullUrl: {url:?} is neither a urn:uuid, a urn:oid nor an absolute URL"
-            )),
+            Some(url) => errors.push(format!("entry[{i}].fullUrl: {url:?} is neither a urn:uuid, a urn:oid nor an absolute URL")),
             None => errors.push(format!("entry[{i}].fullUrl: is required")),
         }
         // A RESTful full URL ends with the resource's type and id.
         if let Some(url) = e.get("fullUrl").and_then(Value::as_str)
             && url.starts_with("http")
-            && let (Some(ty), Some(id)) = (
-                e.pointer("/resource/resourceType").and_then(Value::as_str),
-                e.pointer("/resource/id").and_then(Value::as_str),
-            )
+            && let (Some(ty), Some(id)) =
+                (e.pointer("/resource/resourceType").and_then(Value::as_str), e.pointer("/resource/id").and_then(Value::as_str))
             && !url.ends_with(&format!("/{ty}/{id}"))
         {
-            errors.push(format!(
-                "entry[{i}].fullUrl: {url} does not end with /{ty}/{id}"
-            ));
+            errors.push(format!("entry[{i}].fullUrl: {url} does not end with /{ty}/{id}"));
         }
     }
-    let mut walk = Walk {
-        full_urls: &targets,
-        errors: &mut errors,
-    };
+    let mut walk = Walk { full_urls: &targets, errors: &mut errors };
     for (i, e) in entries.iter().enumerate() {
         match e.get("resource") {
             Some(Value::Object(r)) => check_resource(&format!("entry[{i}].resource"), r, &mut walk),
-            Some(_) => walk
-                .errors
-                .push(format!("entry[{i}].resource: must be an object")),
-            None => walk
-                .errors
-                .push(format!("entry[{i}].resource: is required")),
+            Some(_) => walk.errors.push(format!("entry[{i}].resource: must be an object")),
+            None => walk.errors.push(format!("entry[{i}].resource: is required")),
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 
 #[cfg(test)]
@@ -1275,21 +1043,13 @@ mod tests {
     use crate::demo::{DemoDataset, DemoStructure, dataset};
 
     fn find(ds: &DemoDataset, f: impl Fn(&DemoStructure) -> bool) -> &DemoStructure {
-        ds.structures
-            .iter()
-            .find(|d| f(d))
-            .unwrap_or_else(|| panic!("no such demo structure"))
+        ds.structures.iter().find(|d| f(d)).unwrap_or_else(|| panic!("no such demo structure"))
     }
 
     fn resources<'a>(bundle: &'a Value, ty: &str) -> Vec<&'a Value> {
         bundle["entry"]
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|e| &e["resource"])
-                    .filter(|r| r["resourceType"] == ty)
-                    .collect()
-            })
+            .map(|a| a.iter().map(|e| &e["resource"]).filter(|r| r["resourceType"] == ty).collect())
             .unwrap_or_default()
     }
 
@@ -1303,10 +1063,7 @@ mod tests {
     }
 
     fn identifier<'a>(resource: &'a Value, type_code: &str) -> Option<&'a Value> {
-        resource["identifier"]
-            .as_array()?
-            .iter()
-            .find(|i| i["type"]["coding"][0]["code"] == type_code)
+        resource["identifier"].as_array()?.iter().find(|i| i["type"]["coding"][0]["code"] == type_code)
     }
 
     fn assert_valid(bundle: &Value) {
@@ -1319,9 +1076,7 @@ mod tests {
     fn open_health_centre_exports_organization_location_and_legal_entity() {
         let ds = dataset();
         let le = &ds.legal_entities[0];
-        let d = find(&ds, |d| {
-            d.structure.display_name == "Centre de santé Filieris Carmaux"
-        });
+        let d = find(&ds, |d| d.structure.display_name == "Centre de santé Filieris Carmaux");
         let mut s = d.structure.clone();
         s.name = "structures/0190d6a0-0000-7000-8000-000000000001".into();
         s.status = StructureStatus::Open as i32;
@@ -1331,10 +1086,7 @@ mod tests {
         assert_eq!(b["type"], "collection");
 
         let orgs = resources(&b, "Organization");
-        let org = orgs
-            .iter()
-            .find(|o| o["name"] == s.display_name)
-            .unwrap_or_else(|| panic!("no establishment"));
+        let org = orgs.iter().find(|o| o["name"] == s.display_name).unwrap_or_else(|| panic!("no establishment"));
         assert_eq!(org["meta"]["profile"][0], PROFILE_FR_CORE_ORGANIZATION);
         assert_eq!(org["active"], true);
         let finess = identifier(org, "FINEG").unwrap_or_else(|| panic!("no FINEG"));
@@ -1342,61 +1094,34 @@ mod tests {
         assert_eq!(finess["value"], s.finess.as_str());
         assert_eq!(finess["type"]["coding"][0]["system"], SYSTEM_ID_TYPE);
         let siret = identifier(org, "SIRET").unwrap_or_else(|| panic!("no SIRET"));
-        assert_eq!(
-            (siret["system"].as_str(), siret["value"].as_str()),
-            (Some(SYSTEM_SIRENE), Some(s.siret.as_str()))
-        );
+        assert_eq!((siret["system"].as_str(), siret["value"].as_str()), (Some(SYSTEM_SIRENE), Some(s.siret.as_str())));
         assert_eq!(org["address"][0]["postalCode"], "81400");
         assert_eq!(org["extension"][0]["url"], EXT_USE_PERIOD);
-        assert_eq!(
-            org["extension"][0]["valuePeriod"]["start"],
-            s.open_date.as_str()
-        );
+        assert_eq!(org["extension"][0]["valuePeriod"]["start"], s.open_date.as_str());
         assert!(org["extension"][0]["valuePeriod"].get("end").is_none());
 
         // partOf → the legal entity, identified by its FINESS EJ.
-        let ej = orgs
-            .iter()
-            .find(|o| o["name"] == le.display_name)
-            .unwrap_or_else(|| panic!("no legal entity"));
+        let ej = orgs.iter().find(|o| o["name"] == le.display_name).unwrap_or_else(|| panic!("no legal entity"));
         assert_eq!(org["partOf"]["reference"], full_url_of(&b, ej).as_str());
         let finej = identifier(ej, "FINEJ").unwrap_or_else(|| panic!("no FINEJ"));
         assert_eq!(finej["value"], le.finess.as_str());
-        assert_eq!(
-            identifier(ej, "SIREN").map(|i| &i["value"]),
-            Some(&json!(le.siren))
-        );
+        assert_eq!(identifier(ej, "SIREN").map(|i| &i["value"]), Some(&json!(le.siren)));
 
         let locs = resources(&b, "Location");
         assert_eq!(locs.len(), 1);
         assert_eq!(locs[0]["status"], "active");
-        assert_eq!(
-            locs[0]["managingOrganization"]["reference"],
-            full_url_of(&b, org).as_str()
-        );
+        assert_eq!(locs[0]["managingOrganization"]["reference"], full_url_of(&b, org).as_str());
         assert_eq!(locs[0]["identifier"][0]["value"], s.name.as_str());
 
         // The ROR identifier is an identifier of the establishment.
-        let ror = s
-            .memberships
-            .iter()
-            .find(|m| !m.ror_identifier.is_empty())
-            .map(|m| m.ror_identifier.as_str());
+        let ror = s.memberships.iter().find(|m| !m.ror_identifier.is_empty()).map(|m| m.ror_identifier.as_str());
         let ids = org["identifier"].as_array().cloned().unwrap_or_default();
-        assert!(
-            ids.iter()
-                .any(|i| i["system"] == SYSTEM_ROR_ID && i["value"].as_str() == ror)
-        );
+        assert!(ids.iter().any(|i| i["system"] == SYSTEM_ROR_ID && i["value"].as_str() == ror));
 
         // The AFNOR certification is not exported; memberships are affiliations.
         let affiliations = resources(&b, "OrganizationAffiliation");
         assert_eq!(affiliations.len(), s.memberships.len());
-        assert!(
-            affiliations
-                .iter()
-                .all(|a| a["participatingOrganization"]["reference"]
-                    == full_url_of(&b, org).as_str())
-        );
+        assert!(affiliations.iter().all(|a| a["participatingOrganization"]["reference"] == full_url_of(&b, org).as_str()));
         assert!(resources(&b, "HealthcareService").is_empty());
     }
 
@@ -1409,78 +1134,37 @@ mod tests {
         s.close_date = "2021-12-31".into();
         let b = structure_bundle(&s, Some(&ds.legal_entities[0]), None);
         assert_valid(&b);
-        let org = resources(&b, "Organization")
-            .into_iter()
-            .find(|o| o["name"] == s.display_name)
-            .unwrap_or_else(|| panic!("no org"));
+        let org = resources(&b, "Organization").into_iter().find(|o| o["name"] == s.display_name).unwrap_or_else(|| panic!("no org"));
         assert_eq!(org["active"], false);
         let exts = org["extension"].as_array().cloned().unwrap_or_default();
-        let period = exts
-            .iter()
-            .find(|e| e["url"] == EXT_USE_PERIOD)
-            .unwrap_or_else(|| panic!("no use period"));
+        let period = exts.iter().find(|e| e["url"] == EXT_USE_PERIOD).unwrap_or_else(|| panic!("no use period"));
         assert_eq!(period["valuePeriod"]["end"], "2021-12-31");
-        let access = exts
-            .iter()
-            .find(|e| e["url"] == EXT_PHARMACY_ACCESS)
-            .unwrap_or_else(|| panic!("no access rule"));
+        let access = exts.iter().find(|e| e["url"] == EXT_PHARMACY_ACCESS).unwrap_or_else(|| panic!("no access rule"));
         assert_eq!(access["valueCode"], "REASONED_OPENING");
         assert_eq!(resources(&b, "Location")[0]["status"], "inactive");
-        assert!(
-            org["alias"]
-                .as_array()
-                .is_some_and(|a| a.contains(&json!("Pharmacie de la Tarentaize")))
-        );
+        assert!(org["alias"].as_array().is_some_and(|a| a.contains(&json!("Pharmacie de la Tarentaize"))));
     }
 
     #[test]
     fn antenna_is_a_location_inside_its_principal_centre() {
         let ds = dataset();
-        let a = find(&ds, |d| {
-            d.structure.level == StructureLevel::Antenna as i32 && d.structure.ars_waiver
-        });
+        let a = find(&ds, |d| d.structure.level == StructureLevel::Antenna as i32 && d.structure.ars_waiver);
         let principal = find(&ds, |d| Some(&d.key) == a.parent_key.as_ref());
-        let b = structure_bundle(
-            &a.structure,
-            Some(&ds.legal_entities[0]),
-            Some(&principal.structure),
-        );
+        let b = structure_bundle(&a.structure, Some(&ds.legal_entities[0]), Some(&principal.structure));
         assert_valid(&b);
 
         let locs = resources(&b, "Location");
         assert_eq!(locs.len(), 2);
-        let antenna = locs
-            .iter()
-            .find(|l| l["name"] == a.structure.display_name)
-            .unwrap_or_else(|| panic!("no antenna"));
-        let main = locs
-            .iter()
-            .find(|l| l["name"] == principal.structure.display_name)
-            .unwrap_or_else(|| panic!("no principal"));
+        let antenna = locs.iter().find(|l| l["name"] == a.structure.display_name).unwrap_or_else(|| panic!("no antenna"));
+        let main = locs.iter().find(|l| l["name"] == principal.structure.display_name).unwrap_or_else(|| panic!("no principal"));
         let orgs = resources(&b, "Organization");
-        let principal_org = orgs
-            .iter()
-            .find(|o| o["name"] == principal.structure.display_name)
-            .unwrap_or_else(|| panic!("no org"));
-        assert_eq!(
-            antenna["partOf"]["reference"],
-            full_url_of(&b, main).as_str()
-        );
-        assert_eq!(
-            antenna["managingOrganization"]["reference"],
-            full_url_of(&b, principal_org).as_str()
-        );
-        assert!(
-            antenna.get("identifier").is_none(),
-            "an antenna has no FINESS"
-        );
+        let principal_org = orgs.iter().find(|o| o["name"] == principal.structure.display_name).unwrap_or_else(|| panic!("no org"));
+        assert_eq!(antenna["partOf"]["reference"], full_url_of(&b, main).as_str());
+        assert_eq!(antenna["managingOrganization"]["reference"], full_url_of(&b, principal_org).as_str());
+        assert!(antenna.get("identifier").is_none(), "an antenna has no FINESS");
         let exts = antenna["extension"].as_array().cloned().unwrap_or_default();
-        assert!(exts.iter().any(|e| e["url"] == EXT_WEEKLY_HOURS
-            && e["valueInteger"] == a.structure.weekly_opening_hours));
-        assert!(
-            exts.iter()
-                .any(|e| e["url"] == EXT_ARS_WAIVER && e["valueBoolean"] == true)
-        );
+        assert!(exts.iter().any(|e| e["url"] == EXT_WEEKLY_HOURS && e["valueInteger"] == a.structure.weekly_opening_hours));
+        assert!(exts.iter().any(|e| e["url"] == EXT_ARS_WAIVER && e["valueBoolean"] == true));
         // The only FINESS in the bundle is the principal's (and the EJ's).
         let fineg: Vec<&Value> = orgs.iter().filter_map(|o| identifier(o, "FINEG")).collect();
         assert_eq!(fineg.len(), 1);
@@ -1506,26 +1190,14 @@ mod tests {
         let b = structure_bundle(&d.structure, Some(&ds.legal_entities[0]), None);
         assert_valid(&b);
         let services = resources(&b, "HealthcareService");
-        assert_eq!(
-            services.len(),
-            d.structure.authorisations.len() + d.structure.capacities.len()
-        );
+        assert_eq!(services.len(), d.structure.authorisations.len() + d.structure.capacities.len());
         let org_url = full_url_of(&b, resources(&b, "Organization")[0]);
-        assert!(
-            services
-                .iter()
-                .all(|s| s["providedBy"]["reference"] == org_url.as_str())
-        );
+        assert!(services.iter().all(|s| s["providedBy"]["reference"] == org_url.as_str()));
 
         let auth = &d.structure.authorisations[0];
-        let by_arhgos = services
-            .iter()
-            .find(|s| s["identifier"][0]["system"] == SYSTEM_ARHGOS)
-            .unwrap_or_else(|| panic!("no ARHGOS identifier"));
-        assert_eq!(
-            by_arhgos["identifier"][0]["value"],
-            auth.arhgos_number.as_str()
-        );
+        let by_arhgos =
+            services.iter().find(|s| s["identifier"][0]["system"] == SYSTEM_ARHGOS).unwrap_or_else(|| panic!("no ARHGOS identifier"));
+        assert_eq!(by_arhgos["identifier"][0]["value"], auth.arhgos_number.as_str());
         assert_eq!(by_arhgos["name"], auth.activity.as_str());
 
         let places = services
@@ -1534,68 +1206,32 @@ mod tests {
             .flatten()
             .find(|e| e["url"] == EXT_CAPACITY)
             .unwrap_or_else(|| panic!("no capacity extension"));
-        let sub = |name: &str| {
-            places["extension"]
-                .as_array()
-                .and_then(|a| a.iter().find(|e| e["url"] == name))
-                .cloned()
-        };
-        assert_eq!(
-            sub("installed").map(|e| e["valueInteger"].clone()),
-            Some(json!(160))
-        );
-        assert_eq!(
-            sub("unit").map(|e| e["valueCode"].clone()),
-            Some(json!("PLACE"))
-        );
-        assert_eq!(
-            sub("modality").map(|e| e["valueCode"].clone()),
-            Some(json!("HOME"))
-        );
+        let sub = |name: &str| places["extension"].as_array().and_then(|a| a.iter().find(|e| e["url"] == name)).cloned();
+        assert_eq!(sub("installed").map(|e| e["valueInteger"].clone()), Some(json!(160)));
+        assert_eq!(sub("unit").map(|e| e["valueCode"].clone()), Some(json!("PLACE")));
+        assert_eq!(sub("modality").map(|e| e["valueCode"].clone()), Some(json!("HOME")));
     }
 
     #[test]
     fn hospital_exports_one_service_per_authorisation_and_hides_misspellings() {
         let ds = dataset();
-        let d = find(&ds, |d| {
-            d.structure
-                .display_name
-                .contains("Freyming-Merlebach – Creutzwald")
-        });
+        let d = find(&ds, |d| d.structure.display_name.contains("Freyming-Merlebach – Creutzwald"));
         let b = structure_bundle(&d.structure, Some(&ds.legal_entities[0]), None);
         assert_valid(&b);
         let services = resources(&b, "HealthcareService");
         assert_eq!(services.len(), d.structure.authorisations.len());
-        assert!(
-            services
-                .iter()
-                .all(|s| s["identifier"][0]["system"] == SYSTEM_ARHGOS)
-        );
-        let org = resources(&b, "Organization")
-            .into_iter()
-            .find(|o| o["name"] == d.structure.display_name)
-            .unwrap_or_else(|| panic!("no org"));
-        let aliases: Vec<&str> = org["alias"]
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
+        assert!(services.iter().all(|s| s["identifier"][0]["system"] == SYSTEM_ARHGOS));
+        let org =
+            resources(&b, "Organization").into_iter().find(|o| o["name"] == d.structure.display_name).unwrap_or_else(|| panic!("no org"));
+        let aliases: Vec<&str> = org["alias"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
         assert!(aliases.contains(&"HOPITAL DE FREYMING"));
-        assert!(
-            !aliases.iter().any(|a| a.contains("Freyding")),
-            "misspellings are never published"
-        );
+        assert!(!aliases.iter().any(|a| a.contains("Freyding")), "misspellings are never published");
         // Beds of a sanitary establishment sit on its Location.
         let loc = &resources(&b, "Location")[0];
-        let capacity_count = loc["extension"]
-            .as_array()
-            .map(|a| a.iter().filter(|e| e["url"] == EXT_CAPACITY).count());
+        let capacity_count = loc["extension"].as_array().map(|a| a.iter().filter(|e| e["url"] == EXT_CAPACITY).count());
         assert_eq!(capacity_count, Some(d.structure.capacities.len()));
         // GHT membership as an affiliation to a grouping Organization.
-        let ght = resources(&b, "Organization").into_iter().find(|o| {
-            o["name"]
-                .as_str()
-                .is_some_and(|n| n.starts_with("GHT Moselle-Est"))
-        });
+        let ght = resources(&b, "Organization").into_iter().find(|o| o["name"].as_str().is_some_and(|n| n.starts_with("GHT Moselle-Est")));
         assert!(ght.is_some());
     }
 
@@ -1603,11 +1239,7 @@ mod tests {
     fn every_demo_structure_exports_a_valid_bundle() {
         let ds = dataset();
         for d in &ds.structures {
-            let parent = d
-                .parent_key
-                .as_ref()
-                .and_then(|k| ds.structures.iter().find(|p| &p.key == k))
-                .map(|p| &p.structure);
+            let parent = d.parent_key.as_ref().and_then(|k| ds.structures.iter().find(|p| &p.key == k)).map(|p| &p.structure);
             let b = structure_bundle(&d.structure, Some(&ds.legal_entities[0]), parent);
             if let Err(errors) = validate_bundle(&b) {
                 panic!("{}: {}", d.structure.display_name, errors.join("; "));
@@ -1619,15 +1251,9 @@ mod tests {
     fn export_is_deterministic() {
         let ds = dataset();
         let d = &ds.structures[0];
-        assert_eq!(
-            structure_bundle(&d.structure, None, None),
-            structure_bundle(&d.structure, None, None)
-        );
+        assert_eq!(structure_bundle(&d.structure, None, None), structure_bundle(&d.structure, None, None));
         let other = &ds.structures[1];
-        assert_ne!(
-            structure_bundle(&d.structure, None, None)["id"],
-            structure_bundle(&other.structure, None, None)["id"]
-        );
+        assert_ne!(structure_bundle(&d.structure, None, None)["id"], structure_bundle(&other.structure, None, None)["id"]);
     }
 
     #[test]
@@ -1669,11 +1295,7 @@ mod tests {
     fn validator_reports_each_broken_rule() {
         type Case = (&'static str, fn(&mut Value), &'static str);
         let cases: &[Case] = &[
-            (
-                "not a bundle",
-                |b| b["resourceType"] = json!("Organization"),
-                "resourceType",
-            ),
+            ("not a bundle", |b| b["resourceType"] = json!("Organization"), "resourceType"),
             ("bad bundle type", |b| b["type"] = json!("bag"), "type"),
             (
                 "missing fullUrl",
@@ -1684,16 +1306,8 @@ mod tests {
                 },
                 "entry[0].fullUrl",
             ),
-            (
-                "relative fullUrl",
-                |b| b["entry"][1]["fullUrl"] = json!("Location/2"),
-                "entry[1].fullUrl",
-            ),
-            (
-                "duplicate fullUrl",
-                |b| b["entry"][1]["fullUrl"] = b["entry"][0]["fullUrl"].clone(),
-                "appears twice",
-            ),
+            ("relative fullUrl", |b| b["entry"][1]["fullUrl"] = json!("Location/2"), "entry[1].fullUrl"),
+            ("duplicate fullUrl", |b| b["entry"][1]["fullUrl"] = b["entry"][0]["fullUrl"].clone(), "appears twice"),
             (
                 "missing resource",
                 |b| {
@@ -1703,17 +1317,10 @@ mod tests {
                 },
                 "entry[1].resource",
             ),
-            (
-                "unknown type",
-                |b| b["entry"][1]["resource"]["resourceType"] = json!("Clinic"),
-                "not an R4 resource type",
-            ),
+            ("unknown type", |b| b["entry"][1]["resource"]["resourceType"] = json!("Clinic"), "not an R4 resource type"),
             (
                 "dangling reference",
-                |b| {
-                    b["entry"][1]["resource"]["managingOrganization"]["reference"] =
-                        json!("urn:uuid:00000000-0000-8000-8000-00000000dead")
-                },
+                |b| b["entry"][1]["resource"]["managingOrganization"]["reference"] = json!("urn:uuid:00000000-0000-8000-8000-00000000dead"),
                 "does not resolve",
             ),
             (
@@ -1730,41 +1337,25 @@ mod tests {
                 },
                 "identifier[0].system",
             ),
-            (
-                "identifier without value",
-                |b| b["entry"][0]["resource"]["identifier"][0]["value"] = json!(""),
-                "identifier[0].value",
-            ),
+            ("identifier without value", |b| b["entry"][0]["resource"]["identifier"][0]["value"] = json!(""), "identifier[0].value"),
             (
                 "bad date",
-                |b| {
-                    b["entry"][1]["resource"]["extension"][0]["valuePeriod"]["start"] =
-                        json!("20/02/2018")
-                },
+                |b| b["entry"][1]["resource"]["extension"][0]["valuePeriod"]["start"] = json!("20/02/2018"),
                 "not a FHIR dateTime",
             ),
             (
                 "impossible date",
-                |b| {
-                    b["entry"][1]["resource"]["extension"][0]["valuePeriod"]["start"] =
-                        json!("2021-02-30")
-                },
+                |b| b["entry"][1]["resource"]["extension"][0]["valuePeriod"]["start"] = json!("2021-02-30"),
                 "not a FHIR dateTime",
             ),
             (
                 "reversed period",
-                |b| {
-                    b["entry"][1]["resource"]["extension"][0]["valuePeriod"]["end"] =
-                        json!("2017-01-01")
-                },
+                |b| b["entry"][1]["resource"]["extension"][0]["valuePeriod"]["end"] = json!("2017-01-01"),
                 "starts after it ends",
             ),
             (
                 "bad valueDate",
-                |b| {
-                    b["entry"][1]["resource"]["extension"][0] =
-                        json!({ "url": "https://x", "valueDate": "2018-2-20" })
-                },
+                |b| b["entry"][1]["resource"]["extension"][0] = json!({ "url": "https://x", "valueDate": "2018-2-20" }),
                 "not a FHIR date",
             ),
             (
@@ -1776,41 +1367,22 @@ mod tests {
                 },
                 "needs a url",
             ),
-            (
-                "active as string",
-                |b| b["entry"][0]["resource"]["active"] = json!("true"),
-                "must be a boolean",
-            ),
-            (
-                "bad location status",
-                |b| b["entry"][1]["resource"]["status"] = json!("open"),
-                "status",
-            ),
+            ("active as string", |b| b["entry"][0]["resource"]["active"] = json!("true"), "must be a boolean"),
+            ("bad location status", |b| b["entry"][1]["resource"]["status"] = json!("open"), "status"),
             (
                 "RESTful fullUrl not matching the id",
                 |b| b["entry"][2]["resource"]["id"] = json!("other"),
                 "does not end with /Organization/other",
             ),
-            (
-                "null value",
-                |b| b["entry"][0]["resource"]["name"] = Value::Null,
-                "null",
-            ),
-            (
-                "empty array",
-                |b| b["entry"][1]["resource"]["extension"] = json!([]),
-                "empty arrays",
-            ),
+            ("null value", |b| b["entry"][0]["resource"]["name"] = Value::Null, "null"),
+            ("empty array", |b| b["entry"][1]["resource"]["extension"] = json!([]), "empty arrays"),
         ];
         for (label, mutate, needle) in cases {
             let mut b = minimal_bundle();
             mutate(&mut b);
             match validate_bundle(&b) {
                 Ok(()) => panic!("{label}: accepted"),
-                Err(errors) => assert!(
-                    errors.iter().any(|e| e.contains(needle)),
-                    "{label}: {errors:?} lacks {needle:?}"
-                ),
+                Err(errors) => assert!(errors.iter().any(|e| e.contains(needle)), "{label}: {errors:?} lacks {needle:?}"),
             }
         }
         assert!(validate_bundle(&json!([])).is_err());
@@ -1821,30 +1393,13 @@ mod tests {
         for ok in ["2018", "2018-02", "2018-02-20", "2024-02-29"] {
             assert!(is_fhir_date(ok), "{ok}");
         }
-        for bad in [
-            "18",
-            "2018-2",
-            "2018-13",
-            "2018-02-30",
-            "2018-02-20T10:00:00Z",
-            "2023-02-29",
-        ] {
+        for bad in ["18", "2018-2", "2018-13", "2018-02-30", "2018-02-20T10:00:00Z", "2023-02-29"] {
             assert!(!is_fhir_date(bad), "{bad}");
         }
-        for ok in [
-            "2018-02-20",
-            "2018-02-20T10:00:00Z",
-            "2018-02-20T10:00:00.123+01:00",
-            "2018-02-20T23:59:60-05:30",
-        ] {
+        for ok in ["2018-02-20", "2018-02-20T10:00:00Z", "2018-02-20T10:00:00.123+01:00", "2018-02-20T23:59:60-05:30"] {
             assert!(is_fhir_date_time(ok), "{ok}");
         }
-        for bad in [
-            "2018-02-20T10:00Z",
-            "2018-02-20T10:00:00",
-            "2018-02-20T24:00:00Z",
-            "2018-02-20T10:00:00+1:00",
-        ] {
+        for bad in ["2018-02-20T10:00Z", "2018-02-20T10:00:00", "2018-02-20T24:00:00Z", "2018-02-20T10:00:00+1:00"] {
             assert!(!is_fhir_date_time(bad), "{bad}");
         }
     }

@@ -762,9 +762,8 @@ impl Store {
     }
 
     async fn legal_entity_by(conn: &mut PgConnection, r: &Ref) -> Result<Option<pb::LegalEntity>> {
-        type Row = (Uuid, String, String, String, String, bool, DateTime<Utc>);
-        let sql = "SELECT id, finess, siren, display_name, legal_status, demo, created_at FROM legal_entity WHERE ";
-        let row: Option<Row> = match r {
+        let sql = "SELECT id, finess, siren, display_name, legal_status, demo, created_at, sort_key FROM legal_entity WHERE ";
+        let row: Option<LegalEntityRow> = match r {
             Ref::Id(id) => sqlx::query_as(&format!("{sql} id = $1")).bind(id).fetch_optional(conn).await?,
             Ref::Finess(f) => sqlx::query_as(&format!("{sql} finess = $1")).bind(f.as_str()).fetch_optional(conn).await?,
         };
@@ -784,7 +783,7 @@ impl Store {
         let fp = fingerprint(&["legal_entities", search.trim()]);
         let after: Option<(String, Uuid)> = decode_token(DOMAIN, &fp, token)?;
         let (k, id) = after.unwrap_or((String::new(), Uuid::nil()));
-        let rows: Vec<(Uuid, String, String, String, String, bool, DateTime<Utc>, String)> = sqlx::query_as(
+        let rows: Vec<LegalEntityRow> = sqlx::query_as(
             "SELECT id, finess, siren, display_name, legal_status, demo, created_at, sort_key FROM legal_entity \
              WHERE search_text LIKE $1 AND (sort_key, id) > ($2, $3) ORDER BY sort_key, id LIMIT $4",
         )
@@ -794,8 +793,8 @@ impl Store {
         .bind(i64::from(page_size) + 1)
         .fetch_all(&self.pool)
         .await?;
-        let (rows, next) = finish_page(rows, page_size, &fp, |r| (r.7.clone(), r.0));
-        Ok((rows.into_iter().map(|r| legal_entity_from((r.0, r.1, r.2, r.3, r.4, r.5, r.6))).collect(), next))
+        let (rows, next) = finish_page(rows, page_size, &fp, |r| (r.sort_key.clone(), r.id));
+        Ok((rows.into_iter().map(legal_entity_from).collect(), next))
     }
 
     // ----------------------------------------------------------------- groups
@@ -878,13 +877,24 @@ impl Store {
     }
 
     async fn group_by(conn: &mut PgConnection, code: &str) -> Result<pb::StructureGroup> {
-        let row: Option<(String, String, String, Vec<String>, Vec<String>, Vec<String>, i64)> = sqlx::query_as(
+        #[derive(sqlx::FromRow)]
+        struct GroupRow {
+            code: String,
+            display_name: String,
+            mode: String,
+            rule_categories: Vec<String>,
+            rule_regions: Vec<String>,
+            rule_levels: Vec<String>,
+            revision: i64,
+        }
+        let row: Option<GroupRow> = sqlx::query_as(
             "SELECT code, display_name, mode, rule_categories, rule_regions, rule_levels, revision FROM structure_group WHERE code = $1",
         )
         .bind(code)
         .fetch_optional(&mut *conn)
         .await?;
-        let Some((code, display_name, mode, cats, regions, levels, revision)) = row else {
+        let Some(GroupRow { code, display_name, mode, rule_categories: cats, rule_regions: regions, rule_levels: levels, revision }) = row
+        else {
             return Err(RegistryError::NotFound { kind: "structure group", name: format!("{GROUPS}{code}") });
         };
         let members: Vec<(Uuid, NaiveDate, Option<NaiveDate>)> =
@@ -1055,15 +1065,27 @@ impl Store {
     }
 }
 
-fn legal_entity_from(r: (Uuid, String, String, String, String, bool, DateTime<Utc>)) -> pb::LegalEntity {
+#[derive(sqlx::FromRow)]
+struct LegalEntityRow {
+    id: Uuid,
+    finess: String,
+    siren: String,
+    display_name: String,
+    legal_status: String,
+    demo: bool,
+    created_at: DateTime<Utc>,
+    sort_key: String,
+}
+
+fn legal_entity_from(r: LegalEntityRow) -> pb::LegalEntity {
     pb::LegalEntity {
-        name: legal_entity_name(r.0),
-        finess: r.1,
-        siren: r.2,
-        display_name: r.3,
-        legal_status: r.4,
-        demo: r.5,
+        name: legal_entity_name(r.id),
+        finess: r.finess,
+        siren: r.siren,
+        display_name: r.display_name,
+        legal_status: r.legal_status,
+        demo: r.demo,
         etag: etag(1),
-        create_time: Some(timestamp(r.6)),
+        create_time: Some(timestamp(r.created_at)),
     }
 }
