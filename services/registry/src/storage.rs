@@ -94,12 +94,9 @@ fn hydrate(row: &RevisionRow, as_of: NaiveDate) -> Result<pb::Structure> {
     let closure = pb::ClosureType::try_from(s.closure_type).unwrap_or(pb::ClosureType::Unspecified);
     s.status = lifecycle::status(open, close, closure, as_of) as i32;
     s.revision = row.revision;
-    s.etag = etag(row.current_revision);
-    if row.revision != row.current_revision {
-        // An older revision read "as of" a past date: its etag is its own, so
-        // an update based on it is refused as stale.
-        s.etag = etag(row.revision);
-    }
+    // An older revision read "as of" a past date carries its own etag, so an
+    // update based on it is refused as stale.
+    s.etag = etag(row.revision);
     s.create_time = Some(timestamp(row.created_at));
     s.update_time = Some(timestamp(row.recorded_at));
     Ok(s)
@@ -190,12 +187,8 @@ impl Store {
                         q.push("cur.department = ").push_bind(d.clone());
                     }
                     Term::Status(s) => {
-                        q.push(
-                            status_sql(&format!("'{as_of}'::date"))
-                                .replace("open_date", "cur.open_date")
-                                .replace("close_date", "cur.close_date")
-                                .replace("closure_type", "cur.closure_type"),
-                        );
+                        // A NaiveDate renders as YYYY-MM-DD: safe to inline.
+                        q.push(status_sql(&format!("'{as_of}'::date"), "cur."));
                         q.push(" = ").push_bind(s.code());
                     }
                     Term::Group(code) => {
@@ -622,7 +615,7 @@ impl Store {
                 Some(s) => Some(s),
             },
         };
-        let revision = Self::close_one(&mut tx, ctx, id, close_date, closure, reason, successor_id, Some(sent_etag)).await?;
+        Self::close_one(&mut tx, ctx, id, close_date, closure, reason, successor_id, Some(sent_etag)).await?;
         // Antennas of a closed principal centre close with it.
         let antennas: Vec<(Uuid,)> = sqlx::query_as(
             "SELECT s.id FROM structure s JOIN structure_revision r ON r.structure_id = s.id AND r.revision = s.current_revision \
@@ -640,7 +633,6 @@ impl Store {
         if let Some(k) = key {
             idempotency::save(DOMAIN, &mut tx, k, &response).await?;
         }
-        let _ = revision;
         tx.commit().await?;
         Ok(response)
     }
@@ -655,7 +647,7 @@ impl Store {
         reason: &str,
         successor: Option<Uuid>,
         sent_etag: Option<&str>,
-    ) -> Result<i64> {
+    ) -> Result<()> {
         sqlx::query("SELECT id FROM structure WHERE id = $1 FOR UPDATE").bind(id).execute(&mut *conn).await?;
         let current = Self::latest_revision(&mut *conn, id).await?;
         let name = structure_name(id);
@@ -697,7 +689,7 @@ impl Store {
         let changed = vec!["close_date".to_owned(), "closure_type".to_owned(), "closure_reason".to_owned(), "successor".to_owned()];
         Self::insert_revision(&mut *conn, id, revision, close_date, "CLOSED", ctx, reason, &changed, &valid, &snapshot, refs).await?;
         Self::record(conn, ctx, &name, "STRUCTURE_CLOSED", revision, reason).await?;
-        Ok(revision)
+        Ok(())
     }
 
     // --------------------------------------------------------- legal entities

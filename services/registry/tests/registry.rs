@@ -246,6 +246,20 @@ async fn close_keeps_the_structure_readable_with_history_and_as_of_reads() {
     let a = get(antenna.name.clone(), "").await.expect("antenna").into_inner().structure.expect("s");
     assert_eq!(a.status, pb::StructureStatus::Closed as i32);
 
+    // Status filters are evaluated as of the read date.
+    let by_status = |filter: &str, as_of: &str| {
+        api.list_structures(req(pb::ListStructuresRequest {
+            page_size: 0,
+            page_token: String::new(),
+            filter: filter.into(),
+            search: String::new(),
+            as_of_date: as_of.into(),
+        }))
+    };
+    assert_eq!(by_status("status = CLOSED", "").await.expect("closed").into_inner().total_size, 2);
+    assert_eq!(by_status("status = OPEN", "").await.expect("open").into_inner().total_size, 1);
+    assert_eq!(by_status("status = CLOSED", "2020-01-01").await.expect("closed then").into_inner().total_size, 0);
+
     let revisions = api
         .list_structure_revisions(req(pb::ListStructureRevisionsRequest {
             name: principal.name.clone(),

@@ -22,13 +22,13 @@ pub fn status(open: NaiveDate, close: Option<NaiveDate>, closure: ClosureType, a
     }
 }
 
-/// The SQL expression of [`status`] over `structure_revision` columns, with
-/// the as-of date as bind parameter `$as_of` replaced by the caller.
-pub fn status_sql(as_of_param: &str) -> String {
+/// The SQL expression of [`status`] over the columns of `structure_revision`
+/// (qualified by `prefix`, e.g. `"cur."`), for the date expression `as_of`.
+pub fn status_sql(as_of: &str, prefix: &str) -> String {
     format!(
-        "(CASE WHEN {as_of_param} < open_date THEN 'PROJECT' \
-          WHEN close_date IS NOT NULL AND {as_of_param} >= close_date THEN \
-            (CASE WHEN closure_type = 'TEMPORARY' THEN 'TEMPORARILY_CLOSED' ELSE 'CLOSED' END) \
+        "(CASE WHEN {as_of} < {prefix}open_date THEN 'PROJECT' \
+          WHEN {prefix}close_date IS NOT NULL AND {as_of} >= {prefix}close_date THEN \
+            (CASE WHEN {prefix}closure_type = 'TEMPORARY' THEN 'TEMPORARILY_CLOSED' ELSE 'CLOSED' END) \
           ELSE 'OPEN' END)"
     )
 }
