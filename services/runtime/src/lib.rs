@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod changes;
+pub mod client;
 pub mod config;
 pub mod db;
 pub mod error;
