@@ -10,11 +10,11 @@ use filieris_kernel::text::normalize;
 use filieris_kernel::{Finess, Siren};
 use filieris_proto::registry as pb;
 use filieris_runtime::Identity;
-use filieris_runtime::audit::{self, AuditEntry};
-use filieris_runtime::changes::{self, NewChange};
-use filieris_runtime::idempotency::{self, IdempotencyKey};
+use filieris_runtime::changes;
+use filieris_runtime::idempotency::IdempotencyKey;
 use filieris_runtime::pagination::{decode_token, fingerprint, finish_page};
 use filieris_runtime::server::timestamp;
+use filieris_runtime::write::{self, Begun, Recorded};
 use prost::Message;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -472,17 +472,9 @@ impl Store {
         revision: i64,
         detail: &str,
     ) -> Result<()> {
-        audit::record(
-            &mut *conn,
-            &AuditEntry { identity: ctx.identity, method: ctx.method, resource, request_id: ctx.request_id, outcome: "OK", detail },
-        )
-        .await?;
-        changes::append(
-            conn,
-            &NewChange { resource, change_type, revision, request_id: ctx.request_id, payload: serde_json::json!({ "detail": detail }) },
-        )
-        .await?;
-        Ok(())
+        let r =
+            Recorded { identity: ctx.identity, method: ctx.method, request_id: ctx.request_id, resource, change_type, revision, detail };
+        Ok(write::record(conn, &r).await?)
     }
 
     /// Creates a structure (idempotent per request id).
@@ -494,12 +486,10 @@ impl Store {
         validate_only: bool,
     ) -> Result<pb::CreateStructureResponse> {
         let mut valid = validate_structure(input, "structure.").map_err(RegistryError::Invalid)?;
-        let mut tx = self.pool.begin().await?;
-        if let Some(k) = key
-            && let Some(previous) = idempotency::replay(DOMAIN, &mut tx, k).await?
-        {
-            return Ok(previous);
-        }
+        let mut tx = match write::begin(DOMAIN, &self.pool, key).await? {
+            Begun::Replayed(previous) => return Ok(previous),
+            Begun::Fresh(tx) => tx,
+        };
         let refs = Self::check_references(&mut tx, &mut valid, None).await?;
         if let Some(f) = &valid.finess {
             let taken: Option<(Uuid,)> =
@@ -530,11 +520,8 @@ impl Store {
         Self::insert_revision(&mut tx, id, 1, effective, "CREATED", ctx, "", &[], &valid, &snapshot, (refs.0, refs.1)).await?;
         let row = Self::latest_revision(&mut tx, id).await?;
         let response = pb::CreateStructureResponse { structure: Some(hydrate(&row, today())?) };
-        if let Some(k) = key {
-            idempotency::save(DOMAIN, &mut tx, k, &response).await?;
-        }
         Self::record(&mut tx, ctx, &structure_name(id), "STRUCTURE_CREATED", 1, "").await?;
-        tx.commit().await?;
+        write::commit(DOMAIN, tx, key, &response).await?;
         Ok(response)
     }
 
@@ -549,12 +536,10 @@ impl Store {
         reason: &str,
         key: Option<&IdempotencyKey>,
     ) -> Result<pb::UpdateStructureResponse> {
-        let mut tx = self.pool.begin().await?;
-        if let Some(k) = key
-            && let Some(previous) = idempotency::replay(DOMAIN, &mut tx, k).await?
-        {
-            return Ok(previous);
-        }
+        let mut tx = match write::begin(DOMAIN, &self.pool, key).await? {
+            Begun::Replayed(previous) => return Ok(previous),
+            Begun::Fresh(tx) => tx,
+        };
         let id = Self::require_structure(&mut tx, &patch.name).await?;
         sqlx::query("SELECT id FROM structure WHERE id = $1 FOR UPDATE").bind(id).execute(&mut *tx).await?;
         let current = Self::latest_revision(&mut tx, id).await?;
@@ -579,11 +564,8 @@ impl Store {
             .await?;
         let row = Self::latest_revision(&mut tx, id).await?;
         let response = pb::UpdateStructureResponse { structure: Some(hydrate(&row, effective.max(today()))?) };
-        if let Some(k) = key {
-            idempotency::save(DOMAIN, &mut tx, k, &response).await?;
-        }
         Self::record(&mut tx, ctx, &name, "STRUCTURE_UPDATED", revision, &changed.join(",")).await?;
-        tx.commit().await?;
+        write::commit(DOMAIN, tx, key, &response).await?;
         Ok(response)
     }
 
@@ -600,12 +582,10 @@ impl Store {
         sent_etag: &str,
         key: Option<&IdempotencyKey>,
     ) -> Result<pb::CloseStructureResponse> {
-        let mut tx = self.pool.begin().await?;
-        if let Some(k) = key
-            && let Some(previous) = idempotency::replay(DOMAIN, &mut tx, k).await?
-        {
-            return Ok(previous);
-        }
+        let mut tx = match write::begin(DOMAIN, &self.pool, key).await? {
+            Begun::Replayed(previous) => return Ok(previous),
+            Begun::Fresh(tx) => tx,
+        };
         let id = Self::require_structure(&mut tx, name).await?;
         let successor_id = match successor {
             None => None,
@@ -630,10 +610,7 @@ impl Store {
         }
         let row = Self::latest_revision(&mut tx, id).await?;
         let response = pb::CloseStructureResponse { structure: Some(hydrate(&row, close_date.max(today()))?) };
-        if let Some(k) = key {
-            idempotency::save(DOMAIN, &mut tx, k, &response).await?;
-        }
-        tx.commit().await?;
+        write::commit(DOMAIN, tx, key, &response).await?;
         Ok(response)
     }
 
@@ -717,12 +694,10 @@ impl Store {
         if !v.is_empty() {
             return Err(RegistryError::Invalid(v));
         }
-        let mut tx = self.pool.begin().await?;
-        if let Some(k) = key
-            && let Some(previous) = idempotency::replay(DOMAIN, &mut tx, k).await?
-        {
-            return Ok(previous);
-        }
+        let mut tx = match write::begin(DOMAIN, &self.pool, key).await? {
+            Begun::Replayed(previous) => return Ok(previous),
+            Begun::Fresh(tx) => tx,
+        };
         let id = Uuid::now_v7();
         let inserted = sqlx::query(
             "INSERT INTO legal_entity (id, finess, siren, display_name, legal_status, demo, sort_key, search_text) \
@@ -745,11 +720,8 @@ impl Store {
             .await?
             .ok_or(RegistryError::NotFound { kind: "legal entity", name: legal_entity_name(id) })?;
         let response = pb::CreateLegalEntityResponse { legal_entity: Some(entity) };
-        if let Some(k) = key {
-            idempotency::save(DOMAIN, &mut tx, k, &response).await?;
-        }
         Self::record(&mut tx, ctx, &legal_entity_name(id), "LEGAL_ENTITY_CREATED", 1, "").await?;
-        tx.commit().await?;
+        write::commit(DOMAIN, tx, key, &response).await?;
         Ok(response)
     }
 
@@ -838,12 +810,10 @@ impl Store {
         if !v.is_empty() {
             return Err(RegistryError::Invalid(v));
         }
-        let mut tx = self.pool.begin().await?;
-        if let Some(k) = key
-            && let Some(previous) = idempotency::replay(DOMAIN, &mut tx, k).await?
-        {
-            return Ok(previous);
-        }
+        let mut tx = match write::begin(DOMAIN, &self.pool, key).await? {
+            Begun::Replayed(previous) => return Ok(previous),
+            Begun::Fresh(tx) => tx,
+        };
         let inserted = sqlx::query(
             "INSERT INTO structure_group (code, display_name, mode, rule_categories, rule_regions, rule_levels) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (code) DO NOTHING",
         )
@@ -860,11 +830,8 @@ impl Store {
         }
         let group = Self::group_by(&mut tx, &input.code).await?;
         let response = pb::CreateStructureGroupResponse { structure_group: Some(group) };
-        if let Some(k) = key {
-            idempotency::save(DOMAIN, &mut tx, k, &response).await?;
-        }
         Self::record(&mut tx, ctx, &format!("{GROUPS}{}", input.code), "GROUP_CREATED", 1, "").await?;
-        tx.commit().await?;
+        write::commit(DOMAIN, tx, key, &response).await?;
         Ok(response)
     }
 
@@ -947,12 +914,10 @@ impl Store {
         from: NaiveDate,
         key: Option<&IdempotencyKey>,
     ) -> Result<pb::AddGroupMemberResponse> {
-        let mut tx = self.pool.begin().await?;
-        if let Some(k) = key
-            && let Some(previous) = idempotency::replay(DOMAIN, &mut tx, k).await?
-        {
-            return Ok(previous);
-        }
+        let mut tx = match write::begin(DOMAIN, &self.pool, key).await? {
+            Begun::Replayed(previous) => return Ok(previous),
+            Begun::Fresh(tx) => tx,
+        };
         let group = Self::group_by(&mut tx, code).await?;
         if group.mode != pb::GroupMode::Explicit as i32 {
             return Err(RegistryError::GroupPrecondition(format!("{} is a RULE group: its members follow its rule", group.name)));
@@ -984,11 +949,8 @@ impl Store {
         let response = pb::AddGroupMemberResponse {
             membership: Some(pb::GroupMembership { structure: structure_name(id), valid_from: from.to_string(), valid_to: String::new() }),
         };
-        if let Some(k) = key {
-            idempotency::save(DOMAIN, &mut tx, k, &response).await?;
-        }
         Self::record(&mut tx, ctx, &group.name, "GROUP_MEMBER_ADDED", 0, &structure_name(id)).await?;
-        tx.commit().await?;
+        write::commit(DOMAIN, tx, key, &response).await?;
         Ok(response)
     }
 
@@ -1001,12 +963,10 @@ impl Store {
         to: NaiveDate,
         key: Option<&IdempotencyKey>,
     ) -> Result<pb::RemoveGroupMemberResponse> {
-        let mut tx = self.pool.begin().await?;
-        if let Some(k) = key
-            && let Some(previous) = idempotency::replay(DOMAIN, &mut tx, k).await?
-        {
-            return Ok(previous);
-        }
+        let mut tx = match write::begin(DOMAIN, &self.pool, key).await? {
+            Begun::Replayed(previous) => return Ok(previous),
+            Begun::Fresh(tx) => tx,
+        };
         let group = Self::group_by(&mut tx, code).await?;
         let id = Self::require_structure(&mut tx, structure).await?;
         let open: Option<(i64, NaiveDate)> = sqlx::query_as(
@@ -1027,11 +987,8 @@ impl Store {
         let response = pb::RemoveGroupMemberResponse {
             membership: Some(pb::GroupMembership { structure: structure_name(id), valid_from: from.to_string(), valid_to: to.to_string() }),
         };
-        if let Some(k) = key {
-            idempotency::save(DOMAIN, &mut tx, k, &response).await?;
-        }
         Self::record(&mut tx, ctx, &group.name, "GROUP_MEMBER_REMOVED", 0, &structure_name(id)).await?;
-        tx.commit().await?;
+        write::commit(DOMAIN, tx, key, &response).await?;
         Ok(response)
     }
 

@@ -20,6 +20,7 @@ pub mod server;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod write;
 
 pub use error::{ApiError, ErrorCode};
 pub use identity::Identity;

@@ -1,0 +1,102 @@
+//! The shape of every write, shared by all services:
+//!
+//! ```text
+//! let mut tx = match write::begin(DOMAIN, &pool, key).await? {
+//!     Begun::Replayed(previous) => return Ok(previous),  // same request id seen: nothing is written again
+//!     Begun::Fresh(tx) => tx,
+//! };
+//! …the change, in tx…
+//! write::record(&mut tx, &Recorded { … }).await?;      // audit row + change-feed row
+//! write::commit(DOMAIN, tx, key, &response).await?;    // idempotency record + COMMIT
+//! ```
+//!
+//! Everything commits together or not at all, so a crash never leaves a write
+//! without its audit row, its event or its idempotency record.
+
+use prost::Message;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+use crate::audit::{self, AuditEntry};
+use crate::changes::{self, NewChange};
+use crate::error::ApiError;
+use crate::idempotency::{self, IdempotencyKey};
+use crate::identity::Identity;
+
+/// The start of a write.
+pub enum Begun<R> {
+    /// The request id was already used for this request: its response.
+    Replayed(R),
+    /// A new write, in this transaction.
+    Fresh(Transaction<'static, Postgres>),
+}
+
+/// Opens the transaction of a write, or returns the stored response of an
+/// earlier call with the same request id.
+pub async fn begin<R: Message + Default>(domain: &str, pool: &PgPool, key: Option<&IdempotencyKey>) -> Result<Begun<R>, ApiError> {
+    let mut tx = pool.begin().await.map_err(|e| ApiError::database(domain, &e))?;
+    if let Some(k) = key
+        && let Some(previous) = idempotency::replay(domain, &mut tx, k).await?
+    {
+        return Ok(Begun::Replayed(previous));
+    }
+    Ok(Begun::Fresh(tx))
+}
+
+/// What one change of a write records.
+pub struct Recorded<'a> {
+    /// Caller.
+    pub identity: &'a Identity,
+    /// RPC, e.g. `RegistryService/CreateStructure`.
+    pub method: &'a str,
+    /// Request id (may be empty).
+    pub request_id: &'a str,
+    /// Resource changed.
+    pub resource: &'a str,
+    /// Change type for the feed, e.g. `STRUCTURE_CREATED`.
+    pub change_type: &'a str,
+    /// Revision after the change (0 when the resource has none).
+    pub revision: i64,
+    /// Free text for the audit and the event.
+    pub detail: &'a str,
+}
+
+/// Appends the audit row and the change-feed row of one change.
+pub async fn record(conn: &mut PgConnection, r: &Recorded<'_>) -> Result<(), sqlx::Error> {
+    audit::record(
+        &mut *conn,
+        &AuditEntry {
+            identity: r.identity,
+            method: r.method,
+            resource: r.resource,
+            request_id: r.request_id,
+            outcome: "OK",
+            detail: r.detail,
+        },
+    )
+    .await?;
+    changes::append(
+        conn,
+        &NewChange {
+            resource: r.resource,
+            change_type: r.change_type,
+            revision: r.revision,
+            request_id: r.request_id,
+            payload: serde_json::json!({ "detail": r.detail }),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Stores the response under the request id (if any) and commits.
+pub async fn commit<R: Message>(
+    domain: &str,
+    mut tx: Transaction<'static, Postgres>,
+    key: Option<&IdempotencyKey>,
+    response: &R,
+) -> Result<(), ApiError> {
+    if let Some(k) = key {
+        idempotency::save(domain, &mut tx, k, response).await?;
+    }
+    tx.commit().await.map_err(|e| ApiError::database(domain, &e))
+}
