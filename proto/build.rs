@@ -12,10 +12,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
     }
-    let fds = protox::compile(&files, [root])?;
+    // The encoded set keeps every option (google.api.http, field_behavior) and
+    // the source comments: decoding through prost_types would drop extensions.
+    let mut compiler = protox::Compiler::new([root])?;
+    compiler.include_imports(true).include_source_info(true).open_files(&files)?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
-    std::fs::write(out.join("filieris_descriptor.bin"), prost::Message::encode_to_vec(&fds))?;
-    tonic_prost_build::configure().build_server(true).build_client(true).compile_fds(fds)?;
+    std::fs::write(out.join("filieris_descriptor.bin"), compiler.encode_file_descriptor_set())?;
+    tonic_prost_build::configure().build_server(true).build_client(true).compile_fds(compiler.file_descriptor_set())?;
     Ok(())
 }
 

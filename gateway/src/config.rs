@@ -1,0 +1,165 @@
+//! Gateway configuration from environment variables.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use filieris_runtime::config::{CommonConfig, ConfigError, Env, InternalKey};
+
+/// One platform service the gateway routes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceSpec {
+    /// Short name; its protobuf packages are `filieris.<name>.*`.
+    pub name: &'static str,
+    /// Variable holding its gRPC URL.
+    pub env: &'static str,
+    /// Default local port.
+    pub default_port: u16,
+}
+
+/// Every service of the platform: adding one is one line here.
+pub const SERVICES: &[ServiceSpec] = &[
+    ServiceSpec { name: "registry", env: "FILIERIS_REGISTRY_URL", default_port: 50051 },
+    ServiceSpec { name: "activity", env: "FILIERIS_ACTIVITY_URL", default_port: 50052 },
+    ServiceSpec { name: "finance", env: "FILIERIS_FINANCE_URL", default_port: 50053 },
+    ServiceSpec { name: "hr", env: "FILIERIS_HR_URL", default_port: 50054 },
+    ServiceSpec { name: "missions", env: "FILIERIS_MISSIONS_URL", default_port: 50055 },
+    ServiceSpec { name: "steering", env: "FILIERIS_STEERING_URL", default_port: 50056 },
+];
+
+/// A configured upstream service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    /// Short name (`registry`).
+    pub name: &'static str,
+    /// Its gRPC URL (`http://host:port`, h2c).
+    pub url: http::Uri,
+}
+
+impl Upstream {
+    /// Prefix of the protobuf packages it serves (`filieris.registry.`).
+    pub fn package_prefix(&self) -> String {
+        format!("filieris.{}.", self.name)
+    }
+}
+
+/// Everything the gateway needs to start.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// `FILIERIS_GATEWAY_ADDR` (default `127.0.0.1:8080`): HTTP/1.1 and h2c.
+    pub addr: SocketAddr,
+    /// `DATABASE_URL`, `FILIERIS_DB_MAX_CONNECTIONS`, `FILIERIS_INTERNAL_KEY`,
+    /// `FILIERIS_SHUTDOWN_GRACE_SECONDS`.
+    pub common: CommonConfig,
+    /// `FILIERIS_DEV_API_KEY` (optional): an admin key upserted at start for development.
+    pub dev_api_key: Option<String>,
+    /// One URL per service of [`SERVICES`] (`FILIERIS_<NAME>_URL`, default `http://127.0.0.1:5005x`).
+    pub upstreams: Vec<Upstream>,
+    /// `FILIERIS_GATEWAY_UPSTREAM_TIMEOUT_SECONDS` (default 30): deadline of a REST call.
+    pub upstream_timeout: Duration,
+    /// `FILIERIS_API_KEY_CACHE_SECONDS` (default 30): how long a verified key is
+    /// trusted without asking PostgreSQL again (so also how long a revocation takes).
+    pub key_cache_ttl: Duration,
+    /// `FILIERIS_GATEWAY_MAX_BODY_BYTES` (default 4 MiB): largest REST request body.
+    pub max_body_bytes: usize,
+}
+
+/// Shortest accepted development key: anything shorter is guessable.
+pub const DEV_KEY_MIN_LEN: usize = 16;
+
+impl GatewayConfig {
+    /// Reads and validates the configuration.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let addr = env.addr_or("FILIERIS_GATEWAY_ADDR", "127.0.0.1:8080")?;
+        let common = CommonConfig::from_env(env)?;
+        let dev_api_key = env.get("FILIERIS_DEV_API_KEY").map(|k| k.trim().to_owned());
+        if let Some(key) = &dev_api_key
+            && (key.len() < DEV_KEY_MIN_LEN || !key.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(ConfigError::Invalid {
+                name: "FILIERIS_DEV_API_KEY".into(),
+                value: "***".into(),
+                reason: format!("must be at least {DEV_KEY_MIN_LEN} visible ASCII characters"),
+            });
+        }
+        let mut upstreams = Vec::with_capacity(SERVICES.len());
+        for spec in SERVICES {
+            let default = format!("http://127.0.0.1:{}", spec.default_port);
+            let raw = env.get(spec.env).unwrap_or(default);
+            upstreams.push(Upstream { name: spec.name, url: parse_upstream(spec.env, &raw)? });
+        }
+        let upstream_timeout = env.seconds_or("FILIERIS_GATEWAY_UPSTREAM_TIMEOUT_SECONDS", 30)?;
+        if upstream_timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                name: "FILIERIS_GATEWAY_UPSTREAM_TIMEOUT_SECONDS".into(),
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        let key_cache_ttl = env.seconds_or("FILIERIS_API_KEY_CACHE_SECONDS", 30)?;
+        let max_body_bytes = env.parse_or("FILIERIS_GATEWAY_MAX_BODY_BYTES", 4 * 1024 * 1024usize)?;
+        Ok(Self { addr, common, dev_api_key, upstreams, upstream_timeout, key_cache_ttl, max_body_bytes })
+    }
+
+    /// The key signing the caller identity forwarded to services.
+    pub fn internal_key(&self) -> &InternalKey {
+        &self.common.internal_key
+    }
+}
+
+fn parse_upstream(name: &str, raw: &str) -> Result<http::Uri, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid { name: name.to_owned(), value: raw.to_owned(), reason };
+    let uri: http::Uri = raw.trim().parse().map_err(|e: http::uri::InvalidUri| invalid(e.to_string()))?;
+    // Services speak plain h2c inside the platform network (TLS ends at the ingress / mesh).
+    if uri.scheme_str() != Some("http") {
+        return Err(invalid("must be an http:// URL (h2c)".into()));
+    }
+    if uri.authority().is_none() {
+        return Err(invalid("must name a host and port".into()));
+    }
+    if uri.path_and_query().is_some_and(|p| p.as_str() != "/" && !p.as_str().is_empty()) {
+        return Err(invalid("must not carry a path".into()));
+    }
+    Ok(uri)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![("DATABASE_URL", "postgres://u@h/db"), ("FILIERIS_INTERNAL_KEY", KEY)]
+    }
+
+    #[test]
+    fn defaults() {
+        let cfg = GatewayConfig::from_env(&Env::from_pairs(base())).expect("config");
+        assert_eq!(cfg.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(cfg.upstreams.len(), SERVICES.len());
+        assert_eq!(cfg.upstreams[0].url.to_string(), "http://127.0.0.1:50051/");
+        assert_eq!(cfg.upstreams[0].package_prefix(), "filieris.registry.");
+        assert_eq!(cfg.upstream_timeout, Duration::from_secs(30));
+        assert_eq!(cfg.dev_api_key, None);
+    }
+
+    #[test]
+    fn upstream_urls_are_validated() {
+        let mut pairs = base();
+        pairs.push(("FILIERIS_REGISTRY_URL", "https://x:1"));
+        let err = GatewayConfig::from_env(&Env::from_pairs(pairs)).expect_err("https refused").to_string();
+        assert!(err.contains("FILIERIS_REGISTRY_URL"), "{err}");
+        let mut pairs = base();
+        pairs.push(("FILIERIS_HR_URL", "http://hr:9000"));
+        let cfg = GatewayConfig::from_env(&Env::from_pairs(pairs)).expect("config");
+        assert_eq!(cfg.upstreams.iter().find(|u| u.name == "hr").map(|u| u.url.to_string()), Some("http://hr:9000/".into()));
+    }
+
+    #[test]
+    fn short_dev_key_is_refused() {
+        let mut pairs = base();
+        pairs.push(("FILIERIS_DEV_API_KEY", "dev"));
+        let err = GatewayConfig::from_env(&Env::from_pairs(pairs)).expect_err("refused").to_string();
+        assert!(err.contains("FILIERIS_DEV_API_KEY"), "{err}");
+    }
+}
