@@ -1,1 +1,91 @@
+//! Starts the platform in-process for end-to-end tests: a fresh PostgreSQL
+//! database, the registry (with the demo data set) and the gateway, each on a
+//! free loopback port, exactly as the binaries run them.
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use filieris_runtime::config::{Env, InternalKey};
+use filieris_runtime::testing::TestDatabase;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// The development credential the test platform accepts (admin).
+pub const ADMIN_KEY: &str = "fk_e2e_admin_key_for_tests_only_0123456789abcdef";
+/// Internal key shared by the gateway and the services in tests.
+pub const INTERNAL_KEY: &str = "6e7d8c9b0a1f2e3d4c5b6a798877665544332211ffeeddccbbaa998877665544";
+
+/// A running platform; stops when dropped.
+pub struct Platform {
+    /// Base URL of the gateway, e.g. `http://127.0.0.1:40123`.
+    pub gateway_url: String,
+    /// Address of the registry's gRPC server.
+    pub registry_addr: SocketAddr,
+    /// URL of the test database.
+    pub database_url: String,
+    stops: Vec<oneshot::Sender<()>>,
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        for s in self.stops.drain(..) {
+            let _ = s.send(());
+        }
+    }
+}
+
+async fn free_listener() -> anyhow::Result<(TcpListener, SocketAddr)> {
+    let l = TcpListener::bind("127.0.0.1:0").await?;
+    let a = l.local_addr()?;
+    Ok((l, a))
+}
+
+impl Platform {
+    /// Starts the registry (demo data loaded) and the gateway.
+    pub async fn start() -> anyhow::Result<Self> {
+        let db = TestDatabase::create().await?;
+        let key = InternalKey::from_hex(INTERNAL_KEY).map_err(anyhow::Error::msg)?;
+        let pool = filieris_runtime::db::connect(&db.url, filieris_registry::SCHEMA, 5, &filieris_registry::MIGRATOR).await?;
+        filieris_registry::seed::load_demo(&filieris_registry::storage::Store::new(pool.clone())).await?;
+
+        let mut stops = Vec::new();
+        let (listener, registry_addr) = free_listener().await?;
+        let (tx, rx) = oneshot::channel::<()>();
+        stops.push(tx);
+        tokio::spawn(filieris_registry::serve(listener, pool, key, Duration::from_secs(1), async {
+            let _ = rx.await;
+        }));
+
+        let (listener, gateway_addr) = free_listener().await?;
+        let env = Env::from_pairs([
+            ("DATABASE_URL", db.url.clone()),
+            ("FILIERIS_INTERNAL_KEY", INTERNAL_KEY.to_owned()),
+            ("FILIERIS_DEV_API_KEY", ADMIN_KEY.to_owned()),
+            ("FILIERIS_REGISTRY_URL", format!("http://{registry_addr}")),
+            ("FILIERIS_GATEWAY_ADDR", gateway_addr.to_string()),
+        ]);
+        let config = filieris_gateway::GatewayConfig::from_env(&env)?;
+        let (tx, rx) = oneshot::channel::<()>();
+        stops.push(tx);
+        tokio::spawn(filieris_gateway::serve(listener, config, async {
+            let _ = rx.await;
+        }));
+
+        let platform = Self { gateway_url: format!("http://{gateway_addr}"), registry_addr, database_url: db.url, stops };
+        platform.wait_ready().await?;
+        Ok(platform)
+    }
+
+    async fn wait_ready(&self) -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if let Ok(r) = client.get(format!("{}/readyz", self.gateway_url)).send().await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        anyhow::bail!("gateway did not become ready at {}", self.gateway_url)
+    }
+}

@@ -94,9 +94,9 @@ fn hydrate(row: &RevisionRow, as_of: NaiveDate) -> Result<pb::Structure> {
     let closure = pb::ClosureType::try_from(s.closure_type).unwrap_or(pb::ClosureType::Unspecified);
     s.status = lifecycle::status(open, close, closure, as_of) as i32;
     s.revision = row.revision;
-    // An older revision read "as of" a past date carries its own etag, so an
-    // update based on it is refused as stale.
-    s.etag = etag(row.revision);
+    // The etag is the structure's (its latest recorded revision), whatever
+    // date is read: it guards concurrent writes, not a point in valid time.
+    s.etag = etag(row.current_revision);
     s.create_time = Some(timestamp(row.created_at));
     s.update_time = Some(timestamp(row.recorded_at));
     Ok(s)
@@ -141,10 +141,14 @@ impl Store {
         Ok(sqlx::query_as(&sql).bind(id).bind(as_of).fetch_optional(conn).await?)
     }
 
+    /// The state in force today (or, for a structure not open yet, its first state).
     async fn latest_revision(conn: &mut PgConnection, id: Uuid) -> Result<RevisionRow> {
+        if let Some(row) = Self::revision_as_of(&mut *conn, id, today()).await? {
+            return Ok(row);
+        }
         let sql = format!(
             "SELECT {REVISION_COLUMNS} FROM structure_revision r JOIN structure s ON s.id = r.structure_id \
-             WHERE r.structure_id = $1 AND r.revision = s.current_revision"
+             WHERE r.structure_id = $1 ORDER BY r.effective_date, r.revision DESC LIMIT 1"
         );
         Ok(sqlx::query_as(&sql).bind(id).fetch_one(conn).await?)
     }
@@ -526,6 +530,7 @@ impl Store {
     }
 
     /// Applies an update mask, effective at a date (idempotent per request id).
+    /// A date in the past is a correction: see [`Self::apply_dated`].
     #[allow(clippy::too_many_arguments)]
     pub async fn update_structure(
         &self,
@@ -541,32 +546,113 @@ impl Store {
             Begun::Fresh(tx) => tx,
         };
         let id = Self::require_structure(&mut tx, &patch.name).await?;
-        sqlx::query("SELECT id FROM structure WHERE id = $1 FOR UPDATE").bind(id).execute(&mut *tx).await?;
-        let current = Self::latest_revision(&mut tx, id).await?;
+        let current = Self::lock(&mut tx, id).await?;
         let name = structure_name(id);
-        if !patch.etag.is_empty() && patch.etag != etag(current.current_revision) {
-            return Err(RegistryError::EtagMismatch { name, sent: patch.etag.clone(), current: etag(current.current_revision) });
+        if !patch.etag.is_empty() && patch.etag != etag(current) {
+            return Err(RegistryError::EtagMismatch { name, sent: patch.etag.clone(), current: etag(current) });
         }
-        let mut merged = pb::Structure::decode(current.snapshot.as_slice())
-            .map_err(|e| RegistryError::Api(filieris_runtime::ApiError::internal(DOMAIN, &e)))?;
-        if !merged.close_date.is_empty() {
+        // Validate the change against the state it applies to, and resolve its
+        // references once; later states receive the canonical values.
+        let base = Self::state_at(&mut tx, id, effective).await?;
+        let mut base_snapshot = decode(&base)?;
+        if !base_snapshot.close_date.is_empty() {
             return Err(RegistryError::Closed(name));
         }
-        if effective < current.effective_date {
-            return Err(RegistryError::EffectiveTooEarly { name, date: effective.to_string(), latest: current.effective_date.to_string() });
-        }
-        let changed = crate::domain::validate::apply_mask(&mut merged, patch, paths).map_err(RegistryError::Invalid)?;
-        let mut valid = validate_structure(&merged, "structure.").map_err(RegistryError::Invalid)?;
-        let refs = Self::check_references(&mut tx, &mut valid, Some(id)).await?;
-        let revision = current.current_revision + 1;
-        let snapshot = valid.snapshot.clone();
-        Self::insert_revision(&mut tx, id, revision, effective, "UPDATED", ctx, reason, &changed, &valid, &snapshot, (refs.0, refs.1))
-            .await?;
-        let row = Self::latest_revision(&mut tx, id).await?;
+        let changed = crate::domain::validate::apply_mask(&mut base_snapshot, patch, paths).map_err(RegistryError::Invalid)?;
+        let mut valid = validate_structure(&base_snapshot, "structure.").map_err(RegistryError::Invalid)?;
+        Self::check_references(&mut tx, &mut valid, Some(id)).await?;
+        let canonical = valid.snapshot;
+        let apply = |s: &mut pb::Structure| -> Result<()> {
+            crate::domain::validate::apply_mask(s, &canonical, &changed).map(|_| ()).map_err(RegistryError::Invalid)
+        };
+        let revision = Self::apply_dated(&mut tx, ctx, id, effective, &changed, "UPDATED", reason, &apply).await?;
+        let row = Self::state_at(&mut tx, id, effective.max(today())).await?;
         let response = pb::UpdateStructureResponse { structure: Some(hydrate(&row, effective.max(today()))?) };
         Self::record(&mut tx, ctx, &name, "STRUCTURE_UPDATED", revision, &changed.join(",")).await?;
         write::commit(DOMAIN, tx, key, &response).await?;
         Ok(response)
+    }
+
+    /// Locks a structure for a write; returns its latest recorded revision.
+    async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<i64> {
+        let (current,): (i64,) =
+            sqlx::query_as("SELECT current_revision FROM structure WHERE id = $1 FOR UPDATE").bind(id).fetch_one(conn).await?;
+        Ok(current)
+    }
+
+    /// The revision in force on `date`, or EffectiveTooEarly before the structure existed.
+    async fn state_at(conn: &mut PgConnection, id: Uuid, date: NaiveDate) -> Result<RevisionRow> {
+        if let Some(row) = Self::revision_as_of(&mut *conn, id, date).await? {
+            return Ok(row);
+        }
+        let (first,): (Option<NaiveDate>,) =
+            sqlx::query_as("SELECT min(effective_date) FROM structure_revision WHERE structure_id = $1").bind(id).fetch_one(conn).await?;
+        Err(RegistryError::EffectiveTooEarly {
+            name: structure_name(id),
+            date: date.to_string(),
+            latest: first.map(|d| d.to_string()).unwrap_or_default(),
+        })
+    }
+
+    /// Writes a change effective on `date` without rewriting any row: a new
+    /// revision at `date` holds the state then in force with the change, and
+    /// each later state (in valid time) receives a new revision with the
+    /// change carried forward — until a later change of one of the same
+    /// fields, which stays in force from its own date. Reads "as of" any date
+    /// then see the corrected history; the revisions keep the record of what
+    /// was known when. Returns the last revision number written.
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_dated(
+        conn: &mut PgConnection,
+        ctx: &WriteContext<'_>,
+        id: Uuid,
+        date: NaiveDate,
+        fields: &[String],
+        change_type: &str,
+        reason: &str,
+        change: &(dyn Fn(&mut pb::Structure) -> Result<()> + Sync),
+    ) -> Result<i64> {
+        let mut revision = Self::lock(&mut *conn, id).await?;
+        let base = Self::state_at(&mut *conn, id, date).await?;
+        let (stop,): (Option<NaiveDate>,) = sqlx::query_as(
+            "SELECT min(effective_date) FROM structure_revision WHERE structure_id = $1 AND effective_date > $2 AND changed_fields && $3",
+        )
+        .bind(id)
+        .bind(date)
+        .bind(fields)
+        .fetch_one(&mut *conn)
+        .await?;
+        let sql = format!(
+            "SELECT DISTINCT ON (r.effective_date) {REVISION_COLUMNS} FROM structure_revision r JOIN structure s ON s.id = r.structure_id \
+             WHERE r.structure_id = $1 AND r.effective_date > $2 AND ($3::date IS NULL OR r.effective_date < $3) \
+             ORDER BY r.effective_date, r.revision DESC"
+        );
+        let later: Vec<RevisionRow> = sqlx::query_as(&sql).bind(id).bind(date).bind(stop).fetch_all(&mut *conn).await?;
+        let mut states = vec![(date, base, change_type)];
+        states.extend(later.into_iter().map(|row| (row.effective_date, row, "CARRIED_FORWARD")));
+        for (effective, row, kind) in states {
+            let mut snapshot = decode(&row)?;
+            change(&mut snapshot)?;
+            let valid = validate_structure(&snapshot, "structure.").map_err(RegistryError::Invalid)?;
+            revision += 1;
+            let why =
+                if kind == change_type { reason.to_owned() } else { format!("{change_type} effective {date} carried forward: {reason}") };
+            Self::insert_revision(
+                &mut *conn,
+                id,
+                revision,
+                effective,
+                kind,
+                ctx,
+                &why,
+                fields,
+                &valid,
+                &snapshot,
+                projected_refs(&snapshot),
+            )
+            .await?;
+        }
+        Ok(revision)
     }
 
     /// Closes a structure, and its antennas with it (ROR rule RG_EXP_044).
@@ -598,8 +684,8 @@ impl Store {
         Self::close_one(&mut tx, ctx, id, close_date, closure, reason, successor_id, Some(sent_etag)).await?;
         // Antennas of a closed principal centre close with it.
         let antennas: Vec<(Uuid,)> = sqlx::query_as(
-            "SELECT s.id FROM structure s JOIN structure_revision r ON r.structure_id = s.id AND r.revision = s.current_revision \
-             WHERE r.parent_id = $1 AND r.close_date IS NULL",
+            "SELECT DISTINCT r.structure_id FROM structure_revision r WHERE r.parent_id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM structure_revision c WHERE c.structure_id = r.structure_id AND c.close_date IS NOT NULL)",
         )
         .bind(id)
         .fetch_all(&mut *tx)
@@ -608,7 +694,7 @@ impl Store {
             let why = format!("principal centre {} closed: {reason}", structure_name(id));
             Self::close_one(&mut tx, ctx, antenna, close_date, closure, &why, None, None).await?;
         }
-        let row = Self::latest_revision(&mut tx, id).await?;
+        let row = Self::state_at(&mut tx, id, close_date.max(today())).await?;
         let response = pb::CloseStructureResponse { structure: Some(hydrate(&row, close_date.max(today()))?) };
         write::commit(DOMAIN, tx, key, &response).await?;
         Ok(response)
@@ -625,46 +711,39 @@ impl Store {
         successor: Option<Uuid>,
         sent_etag: Option<&str>,
     ) -> Result<()> {
-        sqlx::query("SELECT id FROM structure WHERE id = $1 FOR UPDATE").bind(id).execute(&mut *conn).await?;
-        let current = Self::latest_revision(&mut *conn, id).await?;
+        let current = Self::lock(&mut *conn, id).await?;
         let name = structure_name(id);
         if let Some(sent) = sent_etag
             && !sent.is_empty()
-            && sent != etag(current.current_revision)
+            && sent != etag(current)
         {
-            return Err(RegistryError::EtagMismatch { name, sent: sent.to_owned(), current: etag(current.current_revision) });
+            return Err(RegistryError::EtagMismatch { name, sent: sent.to_owned(), current: etag(current) });
         }
-        let mut snapshot = pb::Structure::decode(current.snapshot.as_slice())
-            .map_err(|e| RegistryError::Api(filieris_runtime::ApiError::internal(DOMAIN, &e)))?;
-        if !snapshot.close_date.is_empty() {
-            return Err(RegistryError::Closed(name));
-        }
-        let open = filieris_kernel::date::parse_date(&snapshot.open_date).unwrap_or(current.effective_date);
-        if close_date <= open {
-            return Err(RegistryError::field("close_date", format!("{close_date} is not after the opening date {open}")));
-        }
-        if close_date < current.effective_date {
-            return Err(RegistryError::EffectiveTooEarly {
-                name,
-                date: close_date.to_string(),
-                latest: current.effective_date.to_string(),
-            });
-        }
-        let valid = validate_structure(&snapshot, "structure.").map_err(RegistryError::Invalid)?;
-        // References were checked when they were set; a closing keeps them as they are.
-        let refs: (Option<Uuid>, Option<Uuid>) =
-            sqlx::query_as("SELECT parent_id, legal_entity_id FROM structure_revision WHERE structure_id = $1 AND revision = $2")
+        // Closing is final: once recorded at any date, never again.
+        let (closed,): (bool,) =
+            sqlx::query_as("SELECT EXISTS (SELECT 1 FROM structure_revision WHERE structure_id = $1 AND close_date IS NOT NULL)")
                 .bind(id)
-                .bind(current.current_revision)
                 .fetch_one(&mut *conn)
                 .await?;
-        snapshot.close_date = close_date.to_string();
-        snapshot.closure_type = closure as i32;
-        snapshot.closure_reason = reason.to_owned();
-        snapshot.successor = successor.map(structure_name).unwrap_or_default();
-        let revision = current.current_revision + 1;
-        let changed = vec!["close_date".to_owned(), "closure_type".to_owned(), "closure_reason".to_owned(), "successor".to_owned()];
-        Self::insert_revision(&mut *conn, id, revision, close_date, "CLOSED", ctx, reason, &changed, &valid, &snapshot, refs).await?;
+        if closed {
+            return Err(RegistryError::Closed(name));
+        }
+        let base = decode(&Self::state_at(&mut *conn, id, close_date).await?)?;
+        let open = filieris_kernel::date::parse_date(&base.open_date).ok();
+        if let Some(open) = open
+            && close_date <= open
+        {
+            return Err(RegistryError::field("close_date", format!("{close_date} is not after the opening date {open}")));
+        }
+        let fields = ["close_date", "closure_type", "closure_reason", "successor"].map(str::to_owned);
+        let apply = |s: &mut pb::Structure| -> Result<()> {
+            s.close_date = close_date.to_string();
+            s.closure_type = closure as i32;
+            s.closure_reason = reason.to_owned();
+            s.successor = successor.map(structure_name).unwrap_or_default();
+            Ok(())
+        };
+        let revision = Self::apply_dated(&mut *conn, ctx, id, close_date, &fields, "CLOSED", reason, &apply).await?;
         Self::record(conn, ctx, &name, "STRUCTURE_CLOSED", revision, reason).await?;
         Ok(())
     }
@@ -1012,6 +1091,17 @@ impl Store {
     pub async fn changes(&self, after: i64, limit: u32) -> Result<Vec<filieris_proto::types::Change>> {
         Ok(changes::list(&self.pool, after, limit).await?)
     }
+}
+
+fn decode(row: &RevisionRow) -> Result<pb::Structure> {
+    pb::Structure::decode(row.snapshot.as_slice()).map_err(|e| RegistryError::Api(filieris_runtime::ApiError::internal(DOMAIN, &e)))
+}
+
+/// Parent and legal-entity ids of a stored snapshot (its references are
+/// canonical `…/{uuid}` names, resolved when they were written).
+fn projected_refs(s: &pb::Structure) -> (Option<Uuid>, Option<Uuid>) {
+    let id = |name: &str, prefix: &str| name.strip_prefix(prefix).and_then(|x| Uuid::parse_str(x).ok());
+    (id(&s.parent, STRUCTURES), id(&s.legal_entity, LEGAL_ENTITIES))
 }
 
 #[derive(sqlx::FromRow)]

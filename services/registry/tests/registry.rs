@@ -542,3 +542,79 @@ async fn readers_cannot_write() {
     let (outcome,): (String,) = sqlx::query_as("SELECT outcome FROM audit_log").fetch_one(&pool).await.expect("audit");
     assert_eq!(outcome, "REGISTRY_WRITE_DENIED");
 }
+
+#[tokio::test]
+async fn retroactive_changes_correct_history_without_overriding_later_changes() {
+    let (api, pool) = setup().await;
+    let created = create(&api, centre(600, "Nom A")).await;
+    let update = |fields: &[&str], patch: pb::Structure, date: &str| {
+        let api = api.clone();
+        let mask = Some(prost_types::FieldMask { paths: fields.iter().map(|s| (*s).to_owned()).collect() });
+        let effective_date = date.to_owned();
+        async move {
+            api.update_structure(req(pb::UpdateStructureRequest {
+                structure: Some(patch),
+                update_mask: mask,
+                effective_date,
+                request_id: String::new(),
+                reason: "test".into(),
+            }))
+            .await
+        }
+    };
+    let named = |n: &str| pb::Structure { name: created.name.clone(), display_name: n.into(), ..Default::default() };
+    update(&["display_name"], named("Nom B"), "2020-01-01").await.expect("2020");
+    let mut moved = named("");
+    moved.address = Some(pb::Address {
+        line: "3 rue Neuve".into(),
+        postal_code: "59300".into(),
+        city: "Valenciennes".into(),
+        insee_code: String::new(),
+    });
+    update(&["address"], moved, "2022-01-01").await.expect("2022");
+    // A correction dated 2010: holds until the 2020 rename, which stays in force.
+    update(&["display_name"], named("Nom A corrigé"), "2010-01-01").await.expect("2010");
+    let mut territory = named("");
+    territory.territory = "Bassin minier du Nord".into();
+    update(&["territory"], territory, "2010-01-01").await.expect("territory");
+
+    let at = |date: &str| {
+        let api = api.clone();
+        let name = created.name.clone();
+        let as_of_date = date.to_owned();
+        async move {
+            api.get_structure(req(pb::GetStructureRequest { name, as_of_date })).await.expect("get").into_inner().structure.expect("s")
+        }
+    };
+    assert_eq!(at("2009-12-31").await.display_name, "Nom A");
+    assert_eq!(at("2015-06-01").await.display_name, "Nom A corrigé");
+    let s2021 = at("2021-06-01").await;
+    assert_eq!(s2021.display_name, "Nom B");
+    assert_eq!(s2021.territory, "Bassin minier du Nord");
+    let s2023 = at("2023-06-01").await;
+    assert_eq!(s2023.display_name, "Nom B");
+    assert_eq!(s2023.territory, "Bassin minier du Nord");
+    assert_eq!(s2023.address.expect("address").line, "3 rue Neuve");
+
+    // A closure recorded after a later change still closes every later state.
+    update(&["display_name"], named("Nom C"), "").await.expect("today");
+    let current = at("").await;
+    api.close_structure(req(pb::CloseStructureRequest {
+        name: created.name.clone(),
+        close_date: "2024-06-30".into(),
+        closure_type: pb::ClosureType::Definitive as i32,
+        reason: "fermeture".into(),
+        successor: String::new(),
+        etag: current.etag.clone(),
+        request_id: String::new(),
+    }))
+    .await
+    .expect("close");
+    assert_eq!(at("2024-06-29").await.status, pb::StructureStatus::Open as i32);
+    let now = at("").await;
+    assert_eq!(now.status, pb::StructureStatus::Closed as i32);
+    assert_eq!(now.display_name, "Nom C");
+    // Nothing was rewritten: every revision row is still there.
+    let (rows,): (i64,) = sqlx::query_as("SELECT count(*) FROM structure_revision").fetch_one(&pool).await.expect("count");
+    assert!(rows >= 8, "{rows} revisions");
+}
