@@ -9,13 +9,13 @@ use prost::Message;
 use tonic::Code;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-use tonic_reflection::pb::v1::ServerReflectionRequest;
 
 async fn channel(url: &str) -> Channel {
     Channel::from_shared(url.to_owned()).expect("url").connect().await.expect("connect")
@@ -29,7 +29,13 @@ fn authed<T>(msg: T) -> tonic::Request<T> {
 }
 
 fn list(filter: &str, page_size: i32) -> pb::ListStructuresRequest {
-    pb::ListStructuresRequest { page_size, page_token: String::new(), filter: filter.into(), search: String::new(), as_of_date: String::new() }
+    pb::ListStructuresRequest {
+        page_size,
+        page_token: String::new(),
+        filter: filter.into(),
+        search: String::new(),
+        as_of_date: String::new(),
+    }
 }
 
 #[tokio::test]
