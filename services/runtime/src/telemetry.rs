@@ -93,13 +93,14 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
-/// The span of one incoming gRPC call, child of the caller's trace context.
+/// The span of one incoming request (gRPC method or REST path), child of
+/// the caller's trace context.
 pub fn server_span<B>(req: &http::Request<B>) -> tracing::Span {
     let request_id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
     let span = tracing::info_span!(
-        "grpc",
+        "request",
         otel.kind = "server",
-        rpc.method = %req.uri().path(),
+        path = %req.uri().path(),
         request_id = %request_id,
     );
     let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(req.headers())));
