@@ -65,7 +65,9 @@ pub fn init(service_name: &'static str) -> Result<TelemetryGuard, ConfigError> {
     let result = if json {
         registry.with(tracing_subscriber::fmt::layer().json().with_current_span(true)).try_init()
     } else {
-        registry.with(tracing_subscriber::fmt::layer()).try_init()
+        // Colours only on a terminal: log files stay plain text.
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        registry.with(tracing_subscriber::fmt::layer().with_ansi(ansi)).try_init()
     };
     // A second init (tests running several servers in one process) keeps the first.
     let _ = result;
