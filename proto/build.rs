@@ -9,6 +9,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     collect(&root.join("filieris"), &mut files)?;
     collect(&root.join("google"), &mut files)?;
     files.sort();
+    // The folders too, so that a new .proto file triggers a rebuild.
+    println!("cargo:rerun-if-changed=filieris");
+    println!("cargo:rerun-if-changed=google");
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
     }

@@ -119,6 +119,12 @@ pub async fn serve(
         health.set_service_status("", ServingStatus::NotServing).await;
         let _ = stop_tx.send(true);
     };
+    // Answers leave at once instead of waiting on the client's delayed ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, router).with_graceful_shutdown(signal).into_future();
     tokio::select! {
         result = server => result.map_err(anyhow::Error::from),

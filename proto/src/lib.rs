@@ -27,7 +27,13 @@ pub mod filieris {
             tonic::include_proto!("filieris.registry.v1");
         }
     }
+    pub mod activity {
+        pub mod v1 {
+            tonic::include_proto!("filieris.activity.v1");
+        }
+    }
 }
 
+pub use filieris::activity::v1 as activity;
 pub use filieris::registry::v1 as registry;
 pub use filieris::r#type::v1 as types;

@@ -14,6 +14,8 @@ use tokio::sync::oneshot;
 pub const ADMIN_KEY: &str = "fk_e2e_admin_key_for_tests_only_0123456789abcdef";
 /// Internal key shared by the gateway and the services in tests.
 pub const INTERNAL_KEY: &str = "6e7d8c9b0a1f2e3d4c5b6a798877665544332211ffeeddccbbaa998877665544";
+/// Pseudonymisation key of the activity service in tests.
+pub const PSEUDONYM_KEY: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
 
 /// A running platform; stops when dropped.
 pub struct Platform {
@@ -21,6 +23,8 @@ pub struct Platform {
     pub gateway_url: String,
     /// Address of the registry's gRPC server.
     pub registry_addr: SocketAddr,
+    /// Address of the activity service's gRPC server.
+    pub activity_addr: SocketAddr,
     /// URL of the test database.
     pub database_url: String,
     stops: Vec<oneshot::Sender<()>>,
@@ -52,7 +56,24 @@ impl Platform {
         let (listener, registry_addr) = free_listener().await?;
         let (tx, rx) = oneshot::channel::<()>();
         stops.push(tx);
-        tokio::spawn(filieris_registry::serve(listener, pool, key, Duration::from_secs(1), async {
+        tokio::spawn(filieris_registry::serve(listener, pool, key.clone(), Duration::from_secs(1), async {
+            let _ = rx.await;
+        }));
+
+        // Activity: its registry cache is filled from the registry's change feed before it serves.
+        let activity_pool = filieris_runtime::db::connect(&db.url, filieris_activity::SCHEMA, 8, &filieris_activity::MIGRATOR).await?;
+        let pseudonyms = filieris_kernel::pseudonym::PseudonymKey::from_hex(PSEUDONYM_KEY).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let store = filieris_activity::storage::Store::new(activity_pool.clone(), pseudonyms);
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{registry_addr}"))?.connect_lazy();
+        let sync = filieris_activity::registry_sync::RegistrySync::new(channel, key.clone(), store.clone());
+        let (feed, handler) = sync.clone().into_arcs();
+        let consumer = filieris_runtime::events::Consumer::new(activity_pool.clone(), "registry", "activity", feed, handler, None);
+        consumer.catch_up().await?;
+        let (listener, activity_addr) = free_listener().await?;
+        let (tx, rx) = oneshot::channel::<()>();
+        stops.push(tx);
+        let api = filieris_activity::grpc::ActivityApi::new(store, sync);
+        tokio::spawn(filieris_activity::serve(listener, api, activity_pool, key, Duration::from_secs(1), async {
             let _ = rx.await;
         }));
 
@@ -62,6 +83,7 @@ impl Platform {
             ("FILIERIS_INTERNAL_KEY", INTERNAL_KEY.to_owned()),
             ("FILIERIS_DEV_API_KEY", ADMIN_KEY.to_owned()),
             ("FILIERIS_REGISTRY_URL", format!("http://{registry_addr}")),
+            ("FILIERIS_ACTIVITY_URL", format!("http://{activity_addr}")),
             ("FILIERIS_GATEWAY_ADDR", gateway_addr.to_string()),
         ]);
         let config = filieris_gateway::GatewayConfig::from_env(&env)?;
@@ -71,7 +93,7 @@ impl Platform {
             let _ = rx.await;
         }));
 
-        let platform = Self { gateway_url: format!("http://{gateway_addr}"), registry_addr, database_url: db.url, stops };
+        let platform = Self { gateway_url: format!("http://{gateway_addr}"), registry_addr, activity_addr, database_url: db.url, stops };
         platform.wait_ready().await?;
         Ok(platform)
     }

@@ -23,6 +23,9 @@ use tokio::net::TcpListener;
 
 /// The service's PostgreSQL schema.
 pub const SCHEMA: &str = "registry";
+/// Source name of the registry's change events: consumers use it for their
+/// offset, and the relay publishes to `events::stream_key(EVENT_SOURCE)`.
+pub const EVENT_SOURCE: &str = "registry";
 /// Fully-qualified gRPC service name (health entries).
 pub const SERVICE_NAME: &str = "filieris.registry.v1.RegistryService";
 /// Migrations of the registry schema.

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use filieris_runtime::config::{CommonConfig, Env};
+use filieris_runtime::events::{RedisConfig, run_relay, stream_key};
 
 const USAGE: &str = "usage: filieris-registry [serve | seed-demo]";
 
@@ -33,6 +34,7 @@ async fn run(command: &str) -> anyhow::Result<()> {
     match command {
         "serve" => {
             let addr = env.addr_or("FILIERIS_REGISTRY_ADDR", "127.0.0.1:50051")?;
+            let redis = RedisConfig::from_env(&env)?;
             let pool = filieris_runtime::db::connect(
                 &common.database_url,
                 filieris_registry::SCHEMA,
@@ -43,14 +45,33 @@ async fn run(command: &str) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (FILIERIS_REGISTRY_ADDR): {e}"))?;
-            filieris_registry::serve(
+            // The relay publishes change_log to Redis next to the server and
+            // stops after it; without Redis, consumers read ListChanges.
+            let (stop_relay, relay_stopped) = tokio::sync::watch::channel(false);
+            let relay = match redis {
+                Some(redis) => {
+                    Some(tokio::spawn(run_relay(pool.clone(), redis, stream_key(filieris_registry::EVENT_SOURCE), relay_stopped)))
+                }
+                None => {
+                    tracing::info!("FILIERIS_REDIS_URL unset: change events are served by ListChanges only");
+                    None
+                }
+            };
+            let served = filieris_registry::serve(
                 listener,
                 pool,
                 common.internal_key,
                 common.shutdown_grace,
                 filieris_runtime::server::shutdown_signal(),
             )
-            .await
+            .await;
+            let _ = stop_relay.send(true);
+            if let Some(relay) = relay
+                && let Err(e) = relay.await
+            {
+                tracing::error!(error = %e, "change relay task failed");
+            }
+            served
         }
         "seed-demo" => {
             let pool = filieris_runtime::db::connect(

@@ -4,7 +4,8 @@
 //! from the environment, telemetry, the PostgreSQL pool and migrations, the
 //! mapping of errors to `google.rpc.Status`, keyset page tokens, the caller
 //! identity sent by the gateway, audit records, `request_id` idempotency, the
-//! change feed, gRPC health and the server itself.
+//! change feed and its events (Redis relay and consumer), gRPC health and the
+//! server itself.
 
 pub mod audit;
 pub mod changes;
@@ -12,6 +13,7 @@ pub mod client;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod idempotency;
 pub mod identity;

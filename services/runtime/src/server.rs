@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 
@@ -53,7 +54,16 @@ pub async fn serve(
             let _ = stop_tx.send(true);
         }
     };
-    let server = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+    // Small gRPC frames must leave at once: without TCP_NODELAY each answer
+    // waits on the peer's delayed ACK (about 40 ms on Linux).
+    let incoming = TcpListenerStream::new(listener).map(|conn| {
+        conn.inspect(|stream| {
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        })
+    });
+    let server = router.serve_with_incoming_shutdown(incoming, signal);
     tokio::pin!(server);
     let mut stopped = stop_rx;
     let result = tokio::select! {

@@ -42,6 +42,8 @@ impl TestDatabase {
         }
         let name = format!("ft_{now}_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await?;
+        // Test data need no durability: commits without waiting for the disk.
+        sqlx::query(&format!("ALTER DATABASE \"{name}\" SET synchronous_commit = off")).execute(&mut conn).await?;
         let _ = conn.close().await;
         let url = replace_database(&admin, &name);
         Ok(Self { url, name })

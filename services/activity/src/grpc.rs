@@ -1,0 +1,206 @@
+//! gRPC adapter of the activity service.
+
+use filieris_kernel::Period;
+use filieris_proto::activity as pb;
+use filieris_proto::activity::activity_service_server::ActivityService;
+use filieris_runtime::Identity;
+use filieris_runtime::error::ApiError;
+use filieris_runtime::identity::caller;
+use filieris_runtime::pagination::page_size;
+use futures::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::domain::codes::{line_code, region_code};
+use crate::domain::scope::Scope;
+use crate::error::{ActivityError, DOMAIN};
+use crate::registry_sync::RegistrySync;
+use crate::storage::{ImportContext, ScopeFilter, Store};
+
+/// Roles allowed to import and void acts.
+pub const WRITER_ROLES: &[&str] = &["admin", "activity_writer"];
+
+/// The ActivityService implementation.
+#[derive(Clone)]
+pub struct ActivityApi {
+    store: Store,
+    registry: RegistrySync,
+}
+
+impl ActivityApi {
+    /// Serves the store, resolving group scopes through the registry.
+    pub fn new(store: Store, registry: RegistrySync) -> Self {
+        Self { store, registry }
+    }
+}
+
+fn require_writer(identity: &Identity) -> Result<(), ActivityError> {
+    if WRITER_ROLES.iter().any(|r| identity.has_role(r)) {
+        Ok(())
+    } else {
+        Err(ActivityError::PermissionDenied(format!(
+            "{} may not write activity (roles needed: {})",
+            identity.caller,
+            WRITER_ROLES.join(" or ")
+        )))
+    }
+}
+
+fn require_request_id(request_id: &str) -> Result<(), ActivityError> {
+    if request_id.is_empty()
+        || request_id.len() > filieris_runtime::idempotency::MAX_REQUEST_ID_LEN
+        || !request_id.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(ActivityError::field(
+            "request_id",
+            "is required for an import: 1 to 128 visible ASCII characters (a UUID is recommended)",
+        ));
+    }
+    Ok(())
+}
+
+async fn audited<T>(
+    store: &Store,
+    identity: &Identity,
+    method: &str,
+    resource: &str,
+    request_id: &str,
+    result: Result<T, ActivityError>,
+) -> Result<T, Status> {
+    match result {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let api = ApiError::from(e);
+            filieris_runtime::audit::record_failure(
+                store.pool(),
+                &filieris_runtime::audit::AuditEntry { identity, method, resource, request_id, outcome: &api.reason, detail: &api.message },
+            )
+            .await;
+            Err(api.into())
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl ActivityService for ActivityApi {
+    async fn import_acts(&self, request: Request<Streaming<pb::ImportActsRequest>>) -> Result<Response<pb::ImportActsResponse>, Status> {
+        let identity = caller(&request)?.clone();
+        let mut stream = request.into_inner();
+        let header = match stream.next().await {
+            Some(Ok(pb::ImportActsRequest { part: Some(pb::import_acts_request::Part::Header(h)) })) => h,
+            Some(Err(status)) => return Err(status),
+            _ => {
+                return Err(
+                    ActivityError::field("header", "the first message of an import is its header (request_id, source_system)").into()
+                );
+            }
+        };
+        let method = "ActivityService/ImportActs";
+        let checks = require_writer(&identity).and_then(|()| require_request_id(&header.request_id));
+        audited(&self.store, &identity, method, "actBatches", &header.request_id, checks).await?;
+        let chunks = stream.map(|msg| match msg {
+            Ok(pb::ImportActsRequest { part: Some(pb::import_acts_request::Part::Rows(rows)) }) => Ok(rows.acts),
+            Ok(_) => Err(ActivityError::field("header", "only the first message of an import is a header")),
+            Err(status) => Err(ActivityError::field("stream", format!("the import stream failed: {}", status.message()))),
+        });
+        let ctx = ImportContext { identity: &identity, method, request_id: &header.request_id, source_system: &header.source_system };
+        let result = self.store.import(&ctx, Box::pin(chunks)).await;
+        let batch = audited(&self.store, &identity, method, "actBatches", &header.request_id, result).await?;
+        Ok(Response::new(pb::ImportActsResponse { batch: Some(batch) }))
+    }
+
+    async fn create_act_batch(&self, request: Request<pb::CreateActBatchRequest>) -> Result<Response<pb::CreateActBatchResponse>, Status> {
+        let identity = caller(&request)?.clone();
+        let r = request.into_inner();
+        let method = "ActivityService/CreateActBatch";
+        let checks = require_writer(&identity).and_then(|()| require_request_id(&r.request_id));
+        audited(&self.store, &identity, method, "actBatches", &r.request_id, checks).await?;
+        let ctx = ImportContext { identity: &identity, method, request_id: &r.request_id, source_system: &r.source_system };
+        let result = self.store.import(&ctx, futures::stream::iter([Ok(r.acts)])).await;
+        let batch = audited(&self.store, &identity, method, "actBatches", &r.request_id, result).await?;
+        Ok(Response::new(pb::CreateActBatchResponse { batch: Some(batch) }))
+    }
+
+    async fn get_act_batch(&self, request: Request<pb::GetActBatchRequest>) -> Result<Response<pb::GetActBatchResponse>, Status> {
+        caller(&request)?;
+        let batch = self.store.get_batch(&request.into_inner().name).await?;
+        Ok(Response::new(pb::GetActBatchResponse { batch: Some(batch) }))
+    }
+
+    async fn list_act_batches(&self, request: Request<pb::ListActBatchesRequest>) -> Result<Response<pb::ListActBatchesResponse>, Status> {
+        caller(&request)?;
+        let r = request.into_inner();
+        let size = page_size(DOMAIN, r.page_size)?;
+        let (batches, next_page_token) = self.store.list_batches(size, &r.page_token).await?;
+        Ok(Response::new(pb::ListActBatchesResponse { batches, next_page_token }))
+    }
+
+    async fn void_act(&self, request: Request<pb::VoidActRequest>) -> Result<Response<pb::VoidActResponse>, Status> {
+        let identity = caller(&request)?.clone();
+        let r = request.into_inner();
+        let method = "ActivityService/VoidAct";
+        let result = async {
+            require_writer(&identity)?;
+            if r.reason.trim().is_empty() {
+                return Err(ActivityError::field("reason", "is required"));
+            }
+            self.store.void_act(&identity, method, &r.request_id, &r.name, r.reason.trim()).await
+        }
+        .await;
+        let resp = audited(&self.store, &identity, method, &r.name, &r.request_id, result).await?;
+        Ok(Response::new(resp))
+    }
+
+    async fn get_opening_rate(&self, request: Request<pb::GetOpeningRateRequest>) -> Result<Response<pb::GetOpeningRateResponse>, Status> {
+        caller(&request)?;
+        let r = request.into_inner();
+        let mut v = filieris_runtime::error::Violations::new();
+        let period = if r.period.is_empty() {
+            v.add("period", "is required, e.g. 2018, 2018Q1, 201803");
+            None
+        } else {
+            v.check("period", Period::parse(&r.period))
+        };
+        let line = pb::ActivityLine::try_from(r.line).ok().filter(|l| line_code(*l).is_some());
+        if line.is_none() {
+            v.add("line", "is required: GENERAL_MEDICINE, NURSING, DENTAL or SPECIALIST");
+        }
+        let scope = v.check("scope", Scope::parse(&r.scope));
+        let (Some(period), Some(line), Some(scope)) = (period, line, scope) else {
+            return Err(ActivityError::Invalid(v).into());
+        };
+        let filter = match &scope {
+            Scope::National => ScopeFilter::All,
+            Scope::Region(region) => ScopeFilter::Region(region_code(*region)),
+            Scope::Structure(finess) => {
+                let ids = self.store.structure_ids(&[finess.as_str().to_owned()]).await?;
+                match ids.get(finess.as_str()) {
+                    Some(id) => ScopeFilter::Structures(vec![*id]),
+                    None => {
+                        return Err(ActivityError::Scope(format!("FINESS {} is not a structure of the registry", finess.as_str())).into());
+                    }
+                }
+            }
+            Scope::Group(code) => match self.registry.group_members(code, &r.period).await {
+                Ok(ids) => ScopeFilter::Structures(ids),
+                Err(status) if status.code() == tonic::Code::NotFound => {
+                    return Err(ActivityError::Scope(format!("structureGroups/{code} is not a registry group")).into());
+                }
+                Err(status) => return Err(ActivityError::RegistryUnavailable(status.message().to_owned()).into()),
+            },
+        };
+        let code = line_code(line).unwrap_or_default();
+        let (patients, acts) = self.store.opening_counts(code, &period, &filter).await?;
+        let region = match scope {
+            Scope::Region(r) => r as i32,
+            _ => 0,
+        };
+        Ok(Response::new(pb::GetOpeningRateResponse {
+            period: period.to_string(),
+            scope: scope.name(),
+            line: line as i32,
+            patients: Some(patients.ratio()),
+            acts: Some(acts.ratio()),
+            region,
+        }))
+    }
+}

@@ -1,0 +1,690 @@
+//! PostgreSQL storage of the activity service (schema `activity`).
+//!
+//! An import is one transaction: valid rows are streamed with COPY into a
+//! temporary staging table, then moved into `act` and folded into the rollups
+//! (`act_month`, `patient_month`) set-wise, together with the batch record,
+//! the audit row and the change-feed row. A crash before COMMIT leaves
+//! nothing; a re-sent batch (same caller and request id) finds its record and
+//! gets the same summary back.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use filieris_kernel::Period;
+use filieris_kernel::pseudonym::PseudonymKey;
+use filieris_proto::activity as pb;
+use filieris_runtime::identity::Identity;
+use filieris_runtime::pagination::{decode_token, fingerprint, finish_page};
+use filieris_runtime::server::timestamp;
+use filieris_runtime::write::{self, Recorded};
+use futures::{Stream, StreamExt};
+use prost::Message;
+use sha2::{Digest, Sha256};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::domain::codes::{MINING, OTHER};
+use crate::domain::rows::{CachedStructure, StructureIndex, ValidAct, validate_row};
+use crate::error::{ActivityError, DOMAIN, Result};
+
+/// Row errors kept in a batch record (all are counted).
+pub const MAX_STORED_ERRORS: usize = 1000;
+/// COPY buffer flushed past this size.
+const COPY_CHUNK: usize = 1 << 20;
+
+/// The activity service's data access.
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+    key: PseudonymKey,
+}
+
+/// Who imports what.
+pub struct ImportContext<'a> {
+    /// Caller.
+    pub identity: &'a Identity,
+    /// RPC name.
+    pub method: &'a str,
+    /// Idempotency key of the batch (required).
+    pub request_id: &'a str,
+    /// Source system.
+    pub source_system: &'a str,
+}
+
+/// Counts by scheme.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SchemeCounts {
+    /// Mining scheme.
+    pub mining: i64,
+    /// Other schemes.
+    pub other: i64,
+    /// Unknown.
+    pub unknown: i64,
+}
+
+impl SchemeCounts {
+    fn add(&mut self, scheme: i16, n: i64) {
+        match scheme {
+            MINING => self.mining += n,
+            OTHER => self.other += n,
+            _ => self.unknown += n,
+        }
+    }
+
+    /// All schemes.
+    pub fn total(&self) -> i64 {
+        self.mining + self.other + self.unknown
+    }
+
+    /// As an API ratio (other ÷ all).
+    pub fn ratio(&self) -> pb::Ratio {
+        let total = self.total();
+        let percent = if total == 0 { 0.0 } else { self.other as f64 * 100.0 / total as f64 };
+        pb::Ratio { numerator: self.other, denominator: total, percent, mining: self.mining, unknown: self.unknown }
+    }
+}
+
+/// Which structures a metric covers.
+#[derive(Debug, Clone)]
+pub enum ScopeFilter {
+    /// All.
+    All,
+    /// One region (code).
+    Region(i16),
+    /// These structures.
+    Structures(Vec<Uuid>),
+}
+
+/// A structure as the registry describes it, for the cache.
+#[derive(Debug, Clone)]
+pub struct StructureRecord {
+    /// Registry id.
+    pub id: Uuid,
+    /// FINESS (absent for antennas).
+    pub finess: Option<String>,
+    /// Level short code.
+    pub level: String,
+    /// Category short code.
+    pub category: String,
+    /// Region code.
+    pub region: i16,
+    /// Principal centre of an antenna.
+    pub parent_id: Option<Uuid>,
+    /// Opening date.
+    pub open_date: NaiveDate,
+    /// Closing date.
+    pub close_date: Option<NaiveDate>,
+    /// Registry revision.
+    pub revision: i64,
+}
+
+fn escape_copy(out: &mut String, text: &str) {
+    for ch in text.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// One line of COPY text for `act_stage`.
+fn copy_line(out: &mut String, a: &ValidAct) {
+    use std::fmt::Write;
+    let _ = write!(out, "{}\t{}\t{}\t{}\t{}\t{}\t", a.row, a.act_date, a.structure_id, a.region, a.line, a.nomenclature);
+    escape_copy(out, &a.code);
+    let _ = write!(out, "\t{}\t{}\t\\\\x", a.mode, a.scheme);
+    for b in a.patient {
+        let _ = write!(out, "{b:02x}");
+    }
+    let _ = write!(out, "\t{}\t{}\t", a.identity_basis, a.amount_cents);
+    escape_copy(out, &a.source_ref);
+    out.push('\n');
+}
+
+/// (scheme code, count) rows of the metric queries.
+type SchemeRow = (i16, i64);
+
+fn lock_key(caller: &str, request_id: &str) -> i64 {
+    let d = Sha256::new()
+        .chain_update(b"act-batch\0")
+        .chain_update(caller.as_bytes())
+        .chain_update([0])
+        .chain_update(request_id.as_bytes())
+        .finalize();
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    i64::from_be_bytes(b)
+}
+
+fn month_aligned(p: &Period) -> bool {
+    let start = p.start();
+    let end = p.end();
+    start.day() == 1 && end.succ_opt().is_some_and(|d| d.day() == 1)
+}
+
+#[derive(sqlx::FromRow)]
+struct BatchRow {
+    id: Uuid,
+    caller: String,
+    request_id: String,
+    source_system: String,
+    request_hash: Vec<u8>,
+    total_rows: i64,
+    accepted_rows: i64,
+    rejected_rows: i64,
+    errors: serde_json::Value,
+    created_at: DateTime<Utc>,
+}
+
+impl BatchRow {
+    fn to_proto(&self, with_errors: bool) -> pb::ActBatch {
+        let errors = if with_errors {
+            self.errors
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|e| pb::RowError {
+                    row: e["row"].as_i64().unwrap_or_default(),
+                    field: e["field"].as_str().unwrap_or_default().to_owned(),
+                    reason: e["reason"].as_str().unwrap_or_default().to_owned(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        pb::ActBatch {
+            name: format!("actBatches/{}", self.id),
+            request_id: self.request_id.clone(),
+            source_system: self.source_system.clone(),
+            total_rows: self.total_rows,
+            accepted_rows: self.accepted_rows,
+            rejected_rows: self.rejected_rows,
+            errors,
+            create_time: Some(timestamp(self.created_at)),
+            caller: self.caller.clone(),
+        }
+    }
+}
+
+const BATCH_COLUMNS: &str =
+    "id, caller, request_id, source_system, request_hash, total_rows, accepted_rows, rejected_rows, errors, created_at";
+
+impl Store {
+    /// Wraps a pool bound to the activity schema and the pseudonymisation key.
+    pub fn new(pool: PgPool, key: PseudonymKey) -> Self {
+        Self { pool, key }
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    // ---------------------------------------------------------------- cache
+
+    /// Upserts a structure of the registry cache; an older revision never
+    /// overwrites a newer one (events may arrive twice or late).
+    pub async fn upsert_structure(&self, s: &StructureRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO structure_cache (structure_id, finess, level, category, region, parent_id, open_date, close_date, revision) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) \
+             ON CONFLICT (structure_id) DO UPDATE SET finess = EXCLUDED.finess, level = EXCLUDED.level, category = EXCLUDED.category, \
+             region = EXCLUDED.region, parent_id = EXCLUDED.parent_id, open_date = EXCLUDED.open_date, close_date = EXCLUDED.close_date, \
+             revision = EXCLUDED.revision, updated_at = now() WHERE structure_cache.revision < EXCLUDED.revision",
+        )
+        .bind(s.id)
+        .bind(&s.finess)
+        .bind(&s.level)
+        .bind(&s.category)
+        .bind(s.region)
+        .bind(s.parent_id)
+        .bind(s.open_date)
+        .bind(s.close_date)
+        .bind(s.revision)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The cache by FINESS.
+    pub async fn structure_index(&self) -> Result<StructureIndex> {
+        let rows: Vec<(Uuid, String, i16, NaiveDate, Option<NaiveDate>)> =
+            sqlx::query_as("SELECT structure_id, finess, region, open_date, close_date FROM structure_cache WHERE finess IS NOT NULL")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, finess, region, open_date, close_date)| (finess, CachedStructure { id, region, open_date, close_date }))
+            .collect())
+    }
+
+    /// Number of structures in the cache.
+    pub async fn cached_structures(&self) -> Result<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM structure_cache").fetch_one(&self.pool).await?;
+        Ok(n)
+    }
+
+    // --------------------------------------------------------------- import
+
+    /// Imports a stream of row chunks as one batch.
+    pub async fn import<S>(&self, ctx: &ImportContext<'_>, mut chunks: S) -> Result<pb::ActBatch>
+    where
+        S: Stream<Item = Result<Vec<pb::ActInput>>> + Unpin,
+    {
+        let structures = self.structure_index().await?;
+        let mut tx = self.pool.begin().await?;
+        // Concurrent sends of the same batch wait here, then replay.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(lock_key(&ctx.identity.caller, ctx.request_id)).execute(&mut *tx).await?;
+        let existing: Option<BatchRow> =
+            sqlx::query_as(&format!("SELECT {BATCH_COLUMNS} FROM act_batch WHERE caller = $1 AND request_id = $2"))
+                .bind(&ctx.identity.caller)
+                .bind(ctx.request_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let mut hasher = Sha256::new();
+        hasher.update(ctx.source_system.as_bytes());
+        if let Some(batch) = existing {
+            while let Some(chunk) = chunks.next().await {
+                for input in chunk? {
+                    hash_row(&mut hasher, &input);
+                }
+            }
+            if hasher.finalize().as_slice() != batch.request_hash.as_slice() {
+                return Err(ActivityError::Api(filieris_runtime::ApiError::new(
+                    filieris_runtime::ErrorCode::InvalidArgument,
+                    DOMAIN,
+                    "REQUEST_ID_REUSED",
+                    format!("request_id {:?} was already used for a different batch", ctx.request_id),
+                )));
+            }
+            return Ok(batch.to_proto(true));
+        }
+
+        sqlx::query(
+            "CREATE TEMP TABLE act_stage (row_number BIGINT, act_date DATE, structure_id UUID, region SMALLINT, line SMALLINT, \
+             nomenclature SMALLINT, code TEXT, mode SMALLINT, scheme SMALLINT, patient BYTEA, identity_basis SMALLINT, \
+             amount_cents BIGINT, source_ref TEXT) ON COMMIT DROP",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let mut total = 0i64;
+        let mut accepted = 0i64;
+        let mut rejected = 0i64;
+        let mut errors: Vec<serde_json::Value> = Vec::new();
+        let mut buf = String::with_capacity(COPY_CHUNK + 4096);
+        {
+            let mut copy = tx
+                .copy_in_raw(
+                    "COPY act_stage (row_number, act_date, structure_id, region, line, nomenclature, code, mode, scheme, patient, \
+                     identity_basis, amount_cents, source_ref) FROM STDIN",
+                )
+                .await?;
+            while let Some(chunk) = chunks.next().await {
+                let chunk = match chunk {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = copy.abort("import stream failed").await;
+                        return Err(e);
+                    }
+                };
+                for input in chunk {
+                    total += 1;
+                    hash_row(&mut hasher, &input);
+                    match validate_row(total, &input, &structures, &self.key) {
+                        Ok(act) => {
+                            accepted += 1;
+                            copy_line(&mut buf, &act);
+                        }
+                        Err(problems) => {
+                            rejected += 1;
+                            for p in problems {
+                                if errors.len() < MAX_STORED_ERRORS {
+                                    errors.push(serde_json::json!({"row": total, "field": p.field, "reason": p.reason}));
+                                }
+                            }
+                        }
+                    }
+                }
+                if buf.len() >= COPY_CHUNK {
+                    copy.send(std::mem::take(&mut buf).into_bytes()).await?;
+                    buf.reserve(COPY_CHUNK + 4096);
+                }
+            }
+            if !buf.is_empty() {
+                copy.send(buf.into_bytes()).await?;
+            }
+            copy.finish().await?;
+        }
+
+        let id = Uuid::now_v7();
+        let hash = hasher.finalize().to_vec();
+        sqlx::query(
+            "INSERT INTO act_batch (id, caller, request_id, source_system, request_hash, total_rows, accepted_rows, rejected_rows, errors) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+        )
+        .bind(id)
+        .bind(&ctx.identity.caller)
+        .bind(ctx.request_id)
+        .bind(ctx.source_system)
+        .bind(&hash)
+        .bind(total)
+        .bind(accepted)
+        .bind(rejected)
+        .bind(serde_json::Value::Array(errors))
+        .execute(&mut *tx)
+        .await?;
+        // Acts, then the distinct-patient rollup from the inserted rows (it needs their ids).
+        sqlx::query(
+            "WITH ins AS ( \
+               INSERT INTO act (batch_id, row_number, act_date, structure_id, region, line, nomenclature, code, mode, scheme, patient, \
+                                identity_basis, amount_cents, source_ref) \
+               SELECT $1, row_number, act_date, structure_id, region, line, nomenclature, code, mode, scheme, patient, identity_basis, \
+                      amount_cents, source_ref FROM act_stage \
+               RETURNING id, act_date, structure_id, region, line, scheme, patient) \
+             INSERT INTO patient_month AS pm (month, structure_id, region, line, patient, last_date, last_act, last_scheme, acts) \
+             SELECT date_trunc('month', act_date)::date, structure_id, region, line, patient, max(act_date), \
+                    (array_agg(id ORDER BY act_date DESC, id DESC))[1], (array_agg(scheme ORDER BY act_date DESC, id DESC))[1], count(*) \
+             FROM ins GROUP BY 1, 2, 3, 4, 5 \
+             ON CONFLICT (line, month, structure_id, patient) DO UPDATE SET \
+               acts = pm.acts + EXCLUDED.acts, \
+               last_scheme = CASE WHEN (EXCLUDED.last_date, EXCLUDED.last_act) > (pm.last_date, pm.last_act) THEN EXCLUDED.last_scheme ELSE pm.last_scheme END, \
+               last_act = CASE WHEN (EXCLUDED.last_date, EXCLUDED.last_act) > (pm.last_date, pm.last_act) THEN EXCLUDED.last_act ELSE pm.last_act END, \
+               last_date = GREATEST(pm.last_date, EXCLUDED.last_date)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO act_month AS am (month, structure_id, region, line, mode, scheme, acts, amount_cents) \
+             SELECT date_trunc('month', act_date)::date, structure_id, region, line, mode, scheme, count(*), sum(amount_cents) \
+             FROM act_stage GROUP BY 1, 2, 3, 4, 5, 6 \
+             ON CONFLICT (month, structure_id, line, mode, scheme) DO UPDATE SET \
+               acts = am.acts + EXCLUDED.acts, amount_cents = am.amount_cents + EXCLUDED.amount_cents",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let name = format!("actBatches/{id}");
+        let detail = format!("{accepted} accepted, {rejected} rejected");
+        write::record(
+            &mut tx,
+            &Recorded {
+                identity: ctx.identity,
+                method: ctx.method,
+                request_id: ctx.request_id,
+                resource: &name,
+                change_type: "ACT_BATCH_IMPORTED",
+                revision: 0,
+                detail: &detail,
+            },
+        )
+        .await?;
+        let batch: BatchRow =
+            sqlx::query_as(&format!("SELECT {BATCH_COLUMNS} FROM act_batch WHERE id = $1")).bind(id).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(batch.to_proto(true))
+    }
+
+    /// A batch with its row errors.
+    pub async fn get_batch(&self, name: &str) -> Result<pb::ActBatch> {
+        let id = name
+            .strip_prefix("actBatches/")
+            .and_then(|x| Uuid::parse_str(x).ok())
+            .ok_or_else(|| ActivityError::field("name", "must be actBatches/{id}"))?;
+        let row: Option<BatchRow> =
+            sqlx::query_as(&format!("SELECT {BATCH_COLUMNS} FROM act_batch WHERE id = $1")).bind(id).fetch_optional(&self.pool).await?;
+        row.map(|b| b.to_proto(true)).ok_or(ActivityError::NotFound { kind: "act batch", name: name.to_owned() })
+    }
+
+    /// Batches, newest first.
+    pub async fn list_batches(&self, page_size: u32, token: &str) -> Result<(Vec<pb::ActBatch>, String)> {
+        let fp = fingerprint(&["act_batches"]);
+        let before: Option<Uuid> = decode_token(DOMAIN, &fp, token)?;
+        let rows: Vec<BatchRow> =
+            sqlx::query_as(&format!("SELECT {BATCH_COLUMNS} FROM act_batch WHERE ($1::uuid IS NULL OR id < $1) ORDER BY id DESC LIMIT $2"))
+                .bind(before)
+                .bind(i64::from(page_size) + 1)
+                .fetch_all(&self.pool)
+                .await?;
+        let (rows, next) = finish_page(rows, page_size, &fp, |r| r.id);
+        Ok((rows.iter().map(|b| b.to_proto(false)).collect(), next))
+    }
+
+    // ----------------------------------------------------------------- void
+
+    /// Voids an act: it stays, marked, and leaves every rollup.
+    pub async fn void_act(
+        &self,
+        identity: &Identity,
+        method: &str,
+        request_id: &str,
+        name: &str,
+        reason: &str,
+    ) -> Result<pb::VoidActResponse> {
+        let (batch, row) = parse_act_name(name).ok_or_else(|| ActivityError::field("name", "must be actBatches/{batch}/acts/{row}"))?;
+        let mut tx = self.pool.begin().await?;
+        #[derive(sqlx::FromRow)]
+        struct Voided {
+            id: i64,
+            act_date: NaiveDate,
+            structure_id: Uuid,
+            line: i16,
+            mode: i16,
+            scheme: i16,
+            patient: Vec<u8>,
+            amount_cents: i64,
+            voided_at: Option<DateTime<Utc>>,
+        }
+        let act: Option<Voided> = sqlx::query_as(
+            "SELECT id, act_date, structure_id, line, mode, scheme, patient, amount_cents, voided_at FROM act \
+             WHERE batch_id = $1 AND row_number = $2 FOR UPDATE",
+        )
+        .bind(batch)
+        .bind(row)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(act) = act else { return Err(ActivityError::NotFound { kind: "act", name: name.to_owned() }) };
+        if act.voided_at.is_some() {
+            return Err(ActivityError::AlreadyVoided(name.to_owned()));
+        }
+        let (void_time,): (DateTime<Utc>,) =
+            sqlx::query_as("UPDATE act SET voided_at = now(), void_reason = $2 WHERE id = $1 RETURNING voided_at")
+                .bind(act.id)
+                .bind(reason)
+                .fetch_one(&mut *tx)
+                .await?;
+        let month = act.act_date.with_day(1).unwrap_or(act.act_date);
+        sqlx::query(
+            "UPDATE act_month SET acts = acts - 1, amount_cents = amount_cents - $6 \
+             WHERE month = $1 AND structure_id = $2 AND line = $3 AND mode = $4 AND scheme = $5",
+        )
+        .bind(month)
+        .bind(act.structure_id)
+        .bind(act.line)
+        .bind(act.mode)
+        .bind(act.scheme)
+        .bind(act.amount_cents)
+        .execute(&mut *tx)
+        .await?;
+        Self::refresh_patient_month(&mut tx, month, act.structure_id, act.line, &act.patient).await?;
+        write::record(
+            &mut tx,
+            &Recorded { identity, method, request_id, resource: name, change_type: "ACT_VOIDED", revision: 0, detail: reason },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(pb::VoidActResponse { name: name.to_owned(), void_time: Some(timestamp(void_time)) })
+    }
+
+    /// Recomputes one patient-month row from the valid acts.
+    async fn refresh_patient_month(conn: &mut PgConnection, month: NaiveDate, structure: Uuid, line: i16, patient: &[u8]) -> Result<()> {
+        let end = month.checked_add_months(chrono::Months::new(1)).unwrap_or(month);
+        let last: Option<(NaiveDate, i64, i16, i64)> = sqlx::query_as(
+            "SELECT act_date, id, scheme, count(*) OVER () FROM act \
+             WHERE structure_id = $1 AND act_date >= $2 AND act_date < $3 AND line = $4 AND patient = $5 AND voided_at IS NULL \
+             ORDER BY act_date DESC, id DESC LIMIT 1",
+        )
+        .bind(structure)
+        .bind(month)
+        .bind(end)
+        .bind(line)
+        .bind(patient)
+        .fetch_optional(&mut *conn)
+        .await?;
+        match last {
+            None => {
+                sqlx::query("DELETE FROM patient_month WHERE line = $1 AND month = $2 AND structure_id = $3 AND patient = $4")
+                    .bind(line)
+                    .bind(month)
+                    .bind(structure)
+                    .bind(patient)
+                    .execute(conn)
+                    .await?;
+            }
+            Some((date, id, scheme, n)) => {
+                sqlx::query(
+                    "UPDATE patient_month SET last_date = $5, last_act = $6, last_scheme = $7, acts = $8 \
+                     WHERE line = $1 AND month = $2 AND structure_id = $3 AND patient = $4",
+                )
+                .bind(line)
+                .bind(month)
+                .bind(structure)
+                .bind(patient)
+                .bind(date)
+                .bind(id)
+                .bind(scheme)
+                .bind(n)
+                .execute(conn)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    // -------------------------------------------------------------- metrics
+
+    /// Acts and distinct patients by scheme for a line, a period and a scope.
+    /// Month-aligned periods read the rollups; weeks and days read the acts.
+    pub async fn opening_counts(&self, line: i16, period: &Period, scope: &ScopeFilter) -> Result<(SchemeCounts, SchemeCounts)> {
+        let (start, end) = (period.start(), period.end());
+        let (region, structures): (Option<i16>, Option<Vec<Uuid>>) = match scope {
+            ScopeFilter::All => (None, None),
+            ScopeFilter::Region(r) => (Some(*r), None),
+            ScopeFilter::Structures(ids) => (None, Some(ids.clone())),
+        };
+        let mut acts = SchemeCounts::default();
+        let mut patients = SchemeCounts::default();
+        let (act_rows, patient_rows): (Vec<SchemeRow>, Vec<SchemeRow>) = if month_aligned(period) {
+            let a = sqlx::query_as(
+                "SELECT scheme, sum(acts)::bigint FROM act_month WHERE line = $1 AND month >= $2 AND month <= $3 \
+                 AND ($4::smallint IS NULL OR region = $4) AND ($5::uuid[] IS NULL OR structure_id = ANY($5)) GROUP BY scheme",
+            )
+            .bind(line)
+            .bind(start)
+            .bind(end)
+            .bind(region)
+            .bind(&structures)
+            .fetch_all(&self.pool)
+            .await?;
+            // R5: a patient counts once, with the scheme of their last act in the period and scope.
+            let p = sqlx::query_as(
+                "SELECT last_scheme, count(*) FROM ( \
+                   SELECT DISTINCT ON (patient) patient, last_scheme FROM patient_month \
+                   WHERE line = $1 AND month >= $2 AND month <= $3 \
+                   AND ($4::smallint IS NULL OR region = $4) AND ($5::uuid[] IS NULL OR structure_id = ANY($5)) \
+                   ORDER BY patient, last_date DESC, last_act DESC) p GROUP BY last_scheme",
+            )
+            .bind(line)
+            .bind(start)
+            .bind(end)
+            .bind(region)
+            .bind(&structures)
+            .fetch_all(&self.pool)
+            .await?;
+            (a, p)
+        } else {
+            let filter = "line = $1 AND act_date >= $2 AND act_date <= $3 AND voided_at IS NULL \
+                          AND ($4::smallint IS NULL OR region = $4) AND ($5::uuid[] IS NULL OR structure_id = ANY($5))";
+            let a = sqlx::query_as(&format!("SELECT scheme, count(*) FROM act WHERE {filter} GROUP BY scheme"))
+                .bind(line)
+                .bind(start)
+                .bind(end)
+                .bind(region)
+                .bind(&structures)
+                .fetch_all(&self.pool)
+                .await?;
+            let p = sqlx::query_as(&format!(
+                "SELECT scheme, count(*) FROM (SELECT DISTINCT ON (patient) patient, scheme FROM act WHERE {filter} \
+                 ORDER BY patient, act_date DESC, id DESC) p GROUP BY scheme"
+            ))
+            .bind(line)
+            .bind(start)
+            .bind(end)
+            .bind(region)
+            .bind(&structures)
+            .fetch_all(&self.pool)
+            .await?;
+            (a, p)
+        };
+        for (scheme, n) in act_rows {
+            acts.add(scheme, n);
+        }
+        for (scheme, n) in patient_rows {
+            patients.add(scheme, n);
+        }
+        Ok((patients, acts))
+    }
+
+    /// Registry ids of structures by FINESS (for structure scopes).
+    pub async fn structure_ids(&self, finess: &[String]) -> Result<HashMap<String, Uuid>> {
+        let rows: Vec<(String, Uuid)> = sqlx::query_as("SELECT finess, structure_id FROM structure_cache WHERE finess = ANY($1)")
+            .bind(finess)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+}
+
+/// `actBatches/{uuid}/acts/{row}` → (batch, row).
+pub fn parse_act_name(name: &str) -> Option<(Uuid, i64)> {
+    let rest = name.strip_prefix("actBatches/")?;
+    let (batch, row) = rest.split_once("/acts/")?;
+    Some((Uuid::parse_str(batch).ok()?, row.parse().ok().filter(|r: &i64| *r > 0)?))
+}
+
+fn hash_row(hasher: &mut Sha256, input: &pb::ActInput) {
+    let bytes = input.encode_to_vec();
+    hasher.update((bytes.len() as u64).to_be_bytes());
+    hasher.update(&bytes);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_text_escapes_separators() {
+        let mut out = String::new();
+        escape_copy(&mut out, "a\tb\\c\nd");
+        assert_eq!(out, "a\\tb\\\\c\\nd");
+    }
+
+    #[test]
+    fn month_alignment() {
+        for (code, aligned) in
+            [("2018", true), ("2018S2", true), ("2018Q1", true), ("201803", true), ("2018W10", false), ("20180315", false)]
+        {
+            assert_eq!(month_aligned(&Period::parse(code).unwrap()), aligned, "{code}");
+        }
+    }
+
+    #[test]
+    fn ratio_of_the_2018_general_medicine_patients() {
+        let c = SchemeCounts { mining: 64_372, other: 117_366, unknown: 0 };
+        let r = c.ratio();
+        assert_eq!((r.numerator, r.denominator), (117_366, 181_738));
+        assert_eq!(format!("{:.2}", r.percent), "64.58");
+    }
+}

@@ -1,0 +1,237 @@
+//! Activity behaviour against a real PostgreSQL and a real registry server
+//! (in process, on a free port), one fresh database per test.
+
+use std::time::Duration;
+
+use filieris_activity::grpc::ActivityApi;
+use filieris_activity::registry_sync::RegistrySync;
+use filieris_activity::storage::Store;
+use filieris_kernel::pseudonym::PseudonymKey;
+use filieris_proto::activity as pb;
+use filieris_proto::activity::activity_service_server::ActivityService;
+use filieris_runtime::config::InternalKey;
+use filieris_runtime::events::Consumer;
+use filieris_runtime::identity::{CallerKind, Identity};
+use filieris_runtime::testing::TestDatabase;
+use sqlx::PgPool;
+use tonic::{Code, Request};
+
+const INTERNAL: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const PSEUDO: &str = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+
+struct Env {
+    api: ActivityApi,
+    pool: PgPool,
+    /// FINESS of open demo health centres (opened before 2018).
+    centres: Vec<String>,
+    /// FINESS of a demo pharmacy closed... or any closed structure.
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+fn admin() -> Identity {
+    Identity { caller: "job:test-import".into(), kind: CallerKind::Job, roles: vec!["admin".into()], scopes: vec!["*".into()] }
+}
+
+fn req<T>(body: T) -> Request<T> {
+    let mut r = Request::new(body);
+    r.extensions_mut().insert(admin());
+    r
+}
+
+async fn setup() -> Env {
+    let db = TestDatabase::create().await.expect("db");
+    let key = InternalKey::from_hex(INTERNAL).expect("key");
+    let reg_pool =
+        filieris_runtime::db::connect(&db.url, filieris_registry::SCHEMA, 4, &filieris_registry::MIGRATOR).await.expect("registry db");
+    filieris_registry::seed::load_demo(&filieris_registry::storage::Store::new(reg_pool.clone())).await.expect("seed");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(filieris_registry::serve(listener, reg_pool.clone(), key.clone(), Duration::from_secs(1), async {
+        let _ = stop_rx.await;
+    }));
+
+    let pool =
+        filieris_runtime::db::connect(&db.url, filieris_activity::SCHEMA, 4, &filieris_activity::MIGRATOR).await.expect("activity db");
+    let store = Store::new(pool.clone(), PseudonymKey::from_hex(PSEUDO).expect("pseudo key"));
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).expect("url").connect_lazy();
+    let sync = RegistrySync::new(channel, key, store.clone());
+    let (feed, handler) = sync.clone().into_arcs();
+    let consumer = Consumer::new(pool.clone(), "registry", "activity-test", feed, handler, None);
+    consumer.catch_up().await.expect("cache filled from the registry's change feed");
+    assert!(store.cached_structures().await.expect("count") >= 200);
+
+    let centres: Vec<(String,)> = sqlx::query_as(
+        "SELECT finess FROM structure_cache WHERE category = 'HEALTH_CENTRE' AND level = 'ESTABLISHMENT' \
+         AND open_date <= '2018-01-01' AND close_date IS NULL ORDER BY finess",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("centres");
+    Env { api: ActivityApi::new(store, sync), pool, centres: centres.into_iter().map(|c| c.0).collect(), _stop: stop_tx }
+}
+
+fn nir_act(finess: &str, date: &str, nir: &str, scheme: pb::Scheme) -> pb::ActInput {
+    pb::ActInput {
+        act_date: date.into(),
+        finess: finess.into(),
+        line: pb::ActivityLine::GeneralMedicine as i32,
+        nomenclature: pb::Nomenclature::Ngap as i32,
+        code: "C".into(),
+        mode: 0,
+        patient: Some(pb::PatientRef { identity: Some(pb::patient_ref::Identity::Nir(nir.into())) }),
+        scheme: scheme as i32,
+        amount_cents: 2500,
+        source_ref: String::new(),
+    }
+}
+
+async fn batch(env: &Env, request_id: &str, acts: Vec<pb::ActInput>) -> pb::ActBatch {
+    env.api
+        .create_act_batch(req(pb::CreateActBatchRequest { request_id: request_id.into(), source_system: "test".into(), acts }))
+        .await
+        .expect("batch")
+        .into_inner()
+        .batch
+        .expect("batch")
+}
+
+async fn rate(env: &Env, period: &str, scope: &str) -> pb::GetOpeningRateResponse {
+    env.api
+        .get_opening_rate(req(pb::GetOpeningRateRequest {
+            period: period.into(),
+            line: pb::ActivityLine::GeneralMedicine as i32,
+            scope: scope.into(),
+        }))
+        .await
+        .expect("rate")
+        .into_inner()
+}
+
+// Valid NIRs of the domain notes (activity.md / registry.md §2.6).
+const NIR_A: &str = "189127512501282";
+const NIR_B: &str = "255081416802538";
+const NIR_C: &str = "253072B07300470";
+
+#[tokio::test]
+async fn invalid_rows_are_reported_and_valid_rows_stored() {
+    let env = setup().await;
+    let f = env.centres[0].clone();
+    let mut rows = vec![nir_act(&f, "2018-03-01", NIR_A, pb::Scheme::Other)];
+    rows.push(nir_act(&f, "2018-03-02", "189127512501283", pb::Scheme::Other)); // wrong NIR key
+    rows.push(nir_act("750712184", "2018-03-03", NIR_A, pb::Scheme::Other)); // unknown FINESS
+    let mut ccam = nir_act(&f, "2018-03-04", NIR_B, pb::Scheme::Mining);
+    ccam.nomenclature = pb::Nomenclature::Ccam as i32;
+    ccam.code = "HB38".into(); // malformed CCAM
+    rows.push(ccam);
+    let (opened,): (chrono::NaiveDate,) = sqlx::query_as("SELECT open_date FROM activity.structure_cache WHERE finess = $1")
+        .bind(&f)
+        .fetch_one(&env.pool)
+        .await
+        .expect("open date");
+    let before = opened.pred_opt().expect("day before").to_string();
+    rows.push(nir_act(&f, &before, NIR_B, pb::Scheme::Mining)); // structure not open then
+    rows.push(nir_act(&f, "2018-03-05", NIR_C, pb::Scheme::Mining));
+    let b = batch(&env, "rows-1", rows).await;
+    assert_eq!((b.total_rows, b.accepted_rows, b.rejected_rows), (6, 2, 4));
+    let by_row: Vec<(i64, &str)> = b.errors.iter().map(|e| (e.row, e.field.as_str())).collect();
+    assert!(by_row.contains(&(2, "patient.nir")), "{by_row:?}");
+    assert!(by_row.contains(&(3, "finess")), "{by_row:?}");
+    assert!(by_row.contains(&(4, "code")), "{by_row:?}");
+    assert!(by_row.contains(&(5, "finess")), "{by_row:?}");
+    let r = rate(&env, "2018", "").await;
+    assert_eq!(r.acts.expect("acts").denominator, 2);
+}
+
+#[tokio::test]
+async fn no_nir_is_stored_anywhere_in_the_schema() {
+    let env = setup().await;
+    let f = env.centres[0].clone();
+    let nirs = [NIR_A, NIR_B, NIR_C];
+    let rows: Vec<_> = nirs.iter().map(|n| nir_act(&f, "2018-05-02", n, pb::Scheme::Other)).collect();
+    let mut with_ref = nir_act(&f, "2018-05-03", NIR_A, pb::Scheme::Other);
+    with_ref.source_ref = "MLM-42".into();
+    let mut all = rows;
+    all.push(with_ref);
+    batch(&env, "nir-scan", all).await;
+    // Every column of every table of the schema, as text: no NIR, with or without its key.
+    let columns: Vec<(String, String)> =
+        sqlx::query_as("SELECT table_name::text, column_name::text FROM information_schema.columns WHERE table_schema = 'activity'")
+            .fetch_all(&env.pool)
+            .await
+            .expect("columns");
+    assert!(columns.len() > 20);
+    for (table, column) in columns {
+        for nir in nirs {
+            let body = &nir[..13];
+            let hex_body: String = body.bytes().map(|b| format!("{b:02x}")).collect();
+            let (hits,): (i64,) = sqlx::query_as(&format!(
+                "SELECT count(*) FROM activity.\"{table}\" WHERE \"{column}\"::text LIKE '%' || $1 || '%' OR \"{column}\"::text LIKE '%' || $2 || '%'"
+            ))
+            .bind(body)
+            .bind(&hex_body)
+            .fetch_one(&env.pool)
+            .await
+            .expect("scan");
+            assert_eq!(hits, 0, "{table}.{column} holds a NIR");
+        }
+    }
+}
+
+#[tokio::test]
+async fn resending_a_batch_changes_nothing_and_a_void_updates_the_rates() {
+    let env = setup().await;
+    let (f1, f2) = (env.centres[0].clone(), env.centres[1].clone());
+    // Patient A: 10 acts in one centre; B: one act in each of two centres; C: miner in January, other in June.
+    let mut rows = Vec::new();
+    for day in 1..=10 {
+        rows.push(nir_act(&f1, &format!("2018-02-{day:02}"), NIR_A, pb::Scheme::Other));
+    }
+    rows.push(nir_act(&f1, "2018-03-01", NIR_B, pb::Scheme::Mining));
+    rows.push(nir_act(&f2, "2018-09-01", NIR_B, pb::Scheme::Mining));
+    rows.push(nir_act(&f1, "2018-01-10", NIR_C, pb::Scheme::Mining));
+    rows.push(nir_act(&f1, "2018-06-10", NIR_C, pb::Scheme::Other));
+    let first = batch(&env, "fixture-1", rows.clone()).await;
+    assert_eq!(first.accepted_rows, 14);
+    let again = batch(&env, "fixture-1", rows.clone()).await;
+    assert_eq!(first, again, "same request id, same summary");
+    let r = rate(&env, "2018", "national").await;
+    let (p, a) = (r.patients.expect("p"), r.acts.expect("a"));
+    assert_eq!((p.numerator, p.denominator, p.mining), (2, 3, 1), "A and C are other (C's last act), B is a miner");
+    assert_eq!((a.numerator, a.denominator), (11, 14));
+    // Per structure: B counts once in each; nationally once.
+    let s2 = rate(&env, "2018", &format!("structures/{f2}")).await.patients.expect("p");
+    assert_eq!(s2.denominator, 1);
+    // A quarter reads the rollups; a week reads the acts.
+    assert_eq!(rate(&env, "2018Q1", "").await.acts.expect("a").denominator, 12);
+    assert_eq!(rate(&env, "2018W06", "").await.acts.expect("a").denominator, 6);
+    // Reusing the request id for another batch is refused.
+    let err = env
+        .api
+        .create_act_batch(req(pb::CreateActBatchRequest {
+            request_id: "fixture-1".into(),
+            source_system: "test".into(),
+            acts: rows[..3].to_vec(),
+        }))
+        .await
+        .expect_err("reused");
+    assert_eq!(err.code(), Code::InvalidArgument);
+
+    // Void C's June act: C is now a miner for the year, and one "other" act less.
+    // Row 14 of the batch is C's June act.
+    let name = format!("{}/acts/14", first.name);
+    env.api
+        .void_act(req(pb::VoidActRequest { name: name.clone(), reason: "saisie en double".into(), request_id: String::new() }))
+        .await
+        .expect("void");
+    let r = rate(&env, "2018", "").await;
+    let (p, a) = (r.patients.expect("p"), r.acts.expect("a"));
+    assert_eq!((p.numerator, p.denominator), (1, 3));
+    assert_eq!((a.numerator, a.denominator), (10, 13));
+    let err = env
+        .api
+        .void_act(req(pb::VoidActRequest { name, reason: "again".into(), request_id: String::new() }))
+        .await
+        .expect_err("already void");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+}
