@@ -10,11 +10,11 @@ use filieris_runtime::pagination::page_size;
 use futures::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::domain::codes::{line_code, region_code};
+use crate::domain::codes::{line_code, line_from_code, mode_from_code, region_code, scheme_from_code};
 use crate::domain::scope::Scope;
 use crate::error::{ActivityError, DOMAIN};
 use crate::registry_sync::RegistrySync;
-use crate::storage::{ImportContext, ScopeFilter, Store};
+use crate::storage::{Dim, ImportContext, ScopeFilter, Store};
 
 /// Roles allowed to import and void acts.
 pub const WRITER_ROLES: &[&str] = &["admin", "activity_writer"];
@@ -30,6 +30,37 @@ impl ActivityApi {
     /// Serves the store, resolving group scopes through the registry.
     pub fn new(store: Store, registry: RegistrySync) -> Self {
         Self { store, registry }
+    }
+
+    /// The structures a scope covers over a period.
+    async fn resolve(&self, scope: &Scope, period: &str) -> Result<ScopeFilter, ActivityError> {
+        Ok(match scope {
+            Scope::National => ScopeFilter::All,
+            Scope::Region(region) => ScopeFilter::Region(region_code(*region)),
+            Scope::Structure(finess) => {
+                let ids = self.store.structure_ids(&[finess.as_str().to_owned()]).await?;
+                match ids.get(finess.as_str()) {
+                    Some(id) => ScopeFilter::Structures(vec![*id]),
+                    None => return Err(ActivityError::Scope(format!("FINESS {} is not a structure of the registry", finess.as_str()))),
+                }
+            }
+            Scope::Group(code) => match self.registry.group_members(code, period).await {
+                Ok(ids) => ScopeFilter::Structures(ids),
+                Err(status) if status.code() == tonic::Code::NotFound => {
+                    return Err(ActivityError::Scope(format!("structureGroups/{code} is not a registry group")));
+                }
+                Err(status) => return Err(ActivityError::RegistryUnavailable(status.message().to_owned())),
+            },
+        })
+    }
+}
+
+fn parse_period(v: &mut filieris_runtime::error::Violations, text: &str) -> Option<Period> {
+    if text.is_empty() {
+        v.add("period", "is required, e.g. 2018, 2018Q1, 201803");
+        None
+    } else {
+        v.check("period", Period::parse(text))
     }
 }
 
@@ -150,16 +181,87 @@ impl ActivityService for ActivityApi {
         Ok(Response::new(resp))
     }
 
+    async fn replace_act(&self, request: Request<pb::ReplaceActRequest>) -> Result<Response<pb::ReplaceActResponse>, Status> {
+        let identity = caller(&request)?.clone();
+        let r = request.into_inner();
+        let method = "ActivityService/ReplaceAct";
+        let result = async {
+            require_writer(&identity)?;
+            require_request_id(&r.request_id)?;
+            if r.reason.trim().is_empty() {
+                return Err(ActivityError::field("reason", "is required"));
+            }
+            let act = r.act.as_ref().ok_or_else(|| ActivityError::field("act", "is required"))?;
+            let ctx = ImportContext { identity: &identity, method, request_id: &r.request_id, source_system: "replacement" };
+            self.store.replace_act(&ctx, &r.name, act, r.reason.trim()).await
+        }
+        .await;
+        let resp = audited(&self.store, &identity, method, &r.name, &r.request_id, result).await?;
+        Ok(Response::new(resp))
+    }
+
+    async fn query_activity_metrics(
+        &self,
+        request: Request<pb::QueryActivityMetricsRequest>,
+    ) -> Result<Response<pb::QueryActivityMetricsResponse>, Status> {
+        caller(&request)?;
+        let r = request.into_inner();
+        let mut v = filieris_runtime::error::Violations::new();
+        let period = parse_period(&mut v, &r.period);
+        let line = match pb::ActivityLine::try_from(r.line) {
+            Ok(pb::ActivityLine::Unspecified) => Some(None),
+            Ok(l) => Some(line_code(l)),
+            Err(_) => {
+                v.add("line", "unknown value");
+                None
+            }
+        };
+        let scope = v.check("scope", Scope::parse(&r.scope));
+        let mut dims = Vec::new();
+        for (i, d) in r.group_by.iter().enumerate() {
+            match pb::MetricDimension::try_from(*d) {
+                Ok(pb::MetricDimension::Line) => dims.push(Dim::Line),
+                Ok(pb::MetricDimension::Scheme) => dims.push(Dim::Scheme),
+                Ok(pb::MetricDimension::Mode) => dims.push(Dim::Mode),
+                Ok(pb::MetricDimension::Region) => dims.push(Dim::Region),
+                Ok(pb::MetricDimension::Structure) => dims.push(Dim::Structure),
+                Ok(pb::MetricDimension::Month) => dims.push(Dim::Month),
+                _ => v.add(format!("group_by[{i}]"), "unknown dimension"),
+            }
+        }
+        dims.dedup();
+        let (Some(period), Some(line), Some(scope)) = (period, line, scope) else {
+            return Err(ActivityError::Invalid(v).into());
+        };
+        if !v.is_empty() {
+            return Err(ActivityError::Invalid(v).into());
+        }
+        let filter = self.resolve(&scope, &r.period).await?;
+        let cells = self.store.metrics(line, &period, &filter, &dims).await?;
+        let ids: Vec<_> = cells.iter().filter_map(|c| c.structure_id).collect();
+        let finess = self.store.finess_by_id(&ids).await?;
+        let rows = cells
+            .into_iter()
+            .map(|c| pb::MetricRow {
+                line: c.line.map(line_from_code).unwrap_or_default() as i32,
+                scheme: c.scheme.map(scheme_from_code).unwrap_or_default() as i32,
+                mode: c.mode.map(mode_from_code).unwrap_or_default() as i32,
+                region: c.region.map(i32::from).unwrap_or_default(),
+                finess: c.structure_id.and_then(|id| finess.get(&id).cloned()).unwrap_or_default(),
+                month: c.month.map(|m| m.to_string()).unwrap_or_default(),
+                acts: c.acts,
+                amount_cents: c.amount_cents,
+                patients: c.patients,
+            })
+            .collect();
+        Ok(Response::new(pb::QueryActivityMetricsResponse { period: period.to_string(), scope: scope.name(), rows }))
+    }
+
     async fn get_opening_rate(&self, request: Request<pb::GetOpeningRateRequest>) -> Result<Response<pb::GetOpeningRateResponse>, Status> {
         caller(&request)?;
         let r = request.into_inner();
         let mut v = filieris_runtime::error::Violations::new();
-        let period = if r.period.is_empty() {
-            v.add("period", "is required, e.g. 2018, 2018Q1, 201803");
-            None
-        } else {
-            v.check("period", Period::parse(&r.period))
-        };
+        let period = parse_period(&mut v, &r.period);
         let line = pb::ActivityLine::try_from(r.line).ok().filter(|l| line_code(*l).is_some());
         if line.is_none() {
             v.add("line", "is required: GENERAL_MEDICINE, NURSING, DENTAL or SPECIALIST");
@@ -168,26 +270,7 @@ impl ActivityService for ActivityApi {
         let (Some(period), Some(line), Some(scope)) = (period, line, scope) else {
             return Err(ActivityError::Invalid(v).into());
         };
-        let filter = match &scope {
-            Scope::National => ScopeFilter::All,
-            Scope::Region(region) => ScopeFilter::Region(region_code(*region)),
-            Scope::Structure(finess) => {
-                let ids = self.store.structure_ids(&[finess.as_str().to_owned()]).await?;
-                match ids.get(finess.as_str()) {
-                    Some(id) => ScopeFilter::Structures(vec![*id]),
-                    None => {
-                        return Err(ActivityError::Scope(format!("FINESS {} is not a structure of the registry", finess.as_str())).into());
-                    }
-                }
-            }
-            Scope::Group(code) => match self.registry.group_members(code, &r.period).await {
-                Ok(ids) => ScopeFilter::Structures(ids),
-                Err(status) if status.code() == tonic::Code::NotFound => {
-                    return Err(ActivityError::Scope(format!("structureGroups/{code} is not a registry group")).into());
-                }
-                Err(status) => return Err(ActivityError::RegistryUnavailable(status.message().to_owned()).into()),
-            },
-        };
+        let filter = self.resolve(&scope, &r.period).await?;
         let code = line_code(line).unwrap_or_default();
         let (patients, acts) = self.store.opening_counts(code, &period, &filter).await?;
         let region = match scope {

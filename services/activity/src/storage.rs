@@ -95,6 +95,16 @@ pub enum ScopeFilter {
     Structures(Vec<Uuid>),
 }
 
+impl ScopeFilter {
+    fn parts(&self) -> (Option<i16>, Option<Vec<Uuid>>) {
+        match self {
+            ScopeFilter::All => (None, None),
+            ScopeFilter::Region(r) => (Some(*r), None),
+            ScopeFilter::Structures(ids) => (None, Some(ids.clone())),
+        }
+    }
+}
+
 /// A structure as the registry describes it, for the cache.
 #[derive(Debug, Clone)]
 pub struct StructureRecord {
@@ -144,8 +154,47 @@ fn copy_line(out: &mut String, a: &ValidAct) {
     out.push('\n');
 }
 
-/// (scheme code, count) rows of the metric queries.
-type SchemeRow = (i16, i64);
+/// A dimension of [`Store::metrics`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dim {
+    /// Activity line.
+    Line,
+    /// Scheme.
+    Scheme,
+    /// Mode.
+    Mode,
+    /// Region.
+    Region,
+    /// Structure.
+    Structure,
+    /// Month.
+    Month,
+}
+
+/// One cell of [`Store::metrics`]; `None` dimensions are not split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricCell {
+    /// Line code.
+    pub line: Option<i16>,
+    /// Scheme code.
+    pub scheme: Option<i16>,
+    /// Mode code.
+    pub mode: Option<i16>,
+    /// Region code.
+    pub region: Option<i16>,
+    /// Structure.
+    pub structure_id: Option<Uuid>,
+    /// Month.
+    pub month: Option<NaiveDate>,
+    /// Acts.
+    pub acts: i64,
+    /// Amounts in cents.
+    pub amount_cents: i64,
+    /// Distinct patients of the cell (absent when split by mode).
+    pub patients: Option<i64>,
+}
+
+type CellRow = (Option<i16>, Option<i16>, Option<i16>, Option<i16>, Option<Uuid>, Option<NaiveDate>, i64, i64);
 
 fn lock_key(caller: &str, request_id: &str) -> i64 {
     let d = Sha256::new()
@@ -293,23 +342,12 @@ impl Store {
                 }
             }
             if hasher.finalize().as_slice() != batch.request_hash.as_slice() {
-                return Err(ActivityError::Api(filieris_runtime::ApiError::new(
-                    filieris_runtime::ErrorCode::InvalidArgument,
-                    DOMAIN,
-                    "REQUEST_ID_REUSED",
-                    format!("request_id {:?} was already used for a different batch", ctx.request_id),
-                )));
+                return Err(request_id_reused(ctx.request_id));
             }
             return Ok(batch.to_proto(true));
         }
 
-        sqlx::query(
-            "CREATE TEMP TABLE act_stage (row_number BIGINT, act_date DATE, structure_id UUID, region SMALLINT, line SMALLINT, \
-             nomenclature SMALLINT, code TEXT, mode SMALLINT, scheme SMALLINT, patient BYTEA, identity_basis SMALLINT, \
-             amount_cents BIGINT, source_ref TEXT) ON COMMIT DROP",
-        )
-        .execute(&mut *tx)
-        .await?;
+        Self::create_stage(&mut tx).await?;
         let mut total = 0i64;
         let mut accepted = 0i64;
         let mut rejected = 0i64;
@@ -376,36 +414,7 @@ impl Store {
         .bind(serde_json::Value::Array(errors))
         .execute(&mut *tx)
         .await?;
-        // Acts, then the distinct-patient rollup from the inserted rows (it needs their ids).
-        sqlx::query(
-            "WITH ins AS ( \
-               INSERT INTO act (batch_id, row_number, act_date, structure_id, region, line, nomenclature, code, mode, scheme, patient, \
-                                identity_basis, amount_cents, source_ref) \
-               SELECT $1, row_number, act_date, structure_id, region, line, nomenclature, code, mode, scheme, patient, identity_basis, \
-                      amount_cents, source_ref FROM act_stage \
-               RETURNING id, act_date, structure_id, region, line, scheme, patient) \
-             INSERT INTO patient_month AS pm (month, structure_id, region, line, patient, last_date, last_act, last_scheme, acts) \
-             SELECT date_trunc('month', act_date)::date, structure_id, region, line, patient, max(act_date), \
-                    (array_agg(id ORDER BY act_date DESC, id DESC))[1], (array_agg(scheme ORDER BY act_date DESC, id DESC))[1], count(*) \
-             FROM ins GROUP BY 1, 2, 3, 4, 5 \
-             ON CONFLICT (line, month, structure_id, patient) DO UPDATE SET \
-               acts = pm.acts + EXCLUDED.acts, \
-               last_scheme = CASE WHEN (EXCLUDED.last_date, EXCLUDED.last_act) > (pm.last_date, pm.last_act) THEN EXCLUDED.last_scheme ELSE pm.last_scheme END, \
-               last_act = CASE WHEN (EXCLUDED.last_date, EXCLUDED.last_act) > (pm.last_date, pm.last_act) THEN EXCLUDED.last_act ELSE pm.last_act END, \
-               last_date = GREATEST(pm.last_date, EXCLUDED.last_date)",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO act_month AS am (month, structure_id, region, line, mode, scheme, acts, amount_cents) \
-             SELECT date_trunc('month', act_date)::date, structure_id, region, line, mode, scheme, count(*), sum(amount_cents) \
-             FROM act_stage GROUP BY 1, 2, 3, 4, 5, 6 \
-             ON CONFLICT (month, structure_id, line, mode, scheme) DO UPDATE SET \
-               acts = am.acts + EXCLUDED.acts, amount_cents = am.amount_cents + EXCLUDED.amount_cents",
-        )
-        .execute(&mut *tx)
-        .await?;
+        Self::fold_staged(&mut tx, id).await?;
         let name = format!("actBatches/{id}");
         let detail = format!("{accepted} accepted, {rejected} rejected");
         write::record(
@@ -425,6 +434,53 @@ impl Store {
             sqlx::query_as(&format!("SELECT {BATCH_COLUMNS} FROM act_batch WHERE id = $1")).bind(id).fetch_one(&mut *tx).await?;
         tx.commit().await?;
         Ok(batch.to_proto(true))
+    }
+
+    /// The temporary staging table of one import (dropped at commit).
+    async fn create_stage(conn: &mut PgConnection) -> Result<()> {
+        sqlx::query(
+            "CREATE TEMP TABLE act_stage (row_number BIGINT, act_date DATE, structure_id UUID, region SMALLINT, line SMALLINT, \
+             nomenclature SMALLINT, code TEXT, mode SMALLINT, scheme SMALLINT, patient BYTEA, identity_basis SMALLINT, \
+             amount_cents BIGINT, source_ref TEXT) ON COMMIT DROP",
+        )
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Moves the staged rows into `act` (batch `id`) and folds them into the rollups.
+    async fn fold_staged(conn: &mut PgConnection, id: Uuid) -> Result<()> {
+        // Acts, then the distinct-patient rollup from the inserted rows (it needs their ids).
+        sqlx::query(
+            "WITH ins AS ( \
+               INSERT INTO act (batch_id, row_number, act_date, structure_id, region, line, nomenclature, code, mode, scheme, patient, \
+                                identity_basis, amount_cents, source_ref) \
+               SELECT $1, row_number, act_date, structure_id, region, line, nomenclature, code, mode, scheme, patient, identity_basis, \
+                      amount_cents, source_ref FROM act_stage \
+               RETURNING id, act_date, structure_id, region, line, scheme, patient) \
+             INSERT INTO patient_month AS pm (month, structure_id, region, line, patient, last_date, last_act, last_scheme, acts) \
+             SELECT date_trunc('month', act_date)::date, structure_id, region, line, patient, max(act_date), \
+                    (array_agg(id ORDER BY act_date DESC, id DESC))[1], (array_agg(scheme ORDER BY act_date DESC, id DESC))[1], count(*) \
+             FROM ins GROUP BY 1, 2, 3, 4, 5 \
+             ON CONFLICT (line, month, structure_id, patient) DO UPDATE SET \
+               acts = pm.acts + EXCLUDED.acts, \
+               last_scheme = CASE WHEN (EXCLUDED.last_date, EXCLUDED.last_act) > (pm.last_date, pm.last_act) THEN EXCLUDED.last_scheme ELSE pm.last_scheme END, \
+               last_act = CASE WHEN (EXCLUDED.last_date, EXCLUDED.last_act) > (pm.last_date, pm.last_act) THEN EXCLUDED.last_act ELSE pm.last_act END, \
+               last_date = GREATEST(pm.last_date, EXCLUDED.last_date)",
+        )
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO act_month AS am (month, structure_id, region, line, mode, scheme, acts, amount_cents) \
+             SELECT date_trunc('month', act_date)::date, structure_id, region, line, mode, scheme, count(*), sum(amount_cents) \
+             FROM act_stage GROUP BY 1, 2, 3, 4, 5, 6 \
+             ON CONFLICT (month, structure_id, line, mode, scheme) DO UPDATE SET \
+               acts = am.acts + EXCLUDED.acts, amount_cents = am.amount_cents + EXCLUDED.amount_cents",
+        )
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
     }
 
     /// A batch with its row errors.
@@ -465,6 +521,19 @@ impl Store {
     ) -> Result<pb::VoidActResponse> {
         let (batch, row) = parse_act_name(name).ok_or_else(|| ActivityError::field("name", "must be actBatches/{batch}/acts/{row}"))?;
         let mut tx = self.pool.begin().await?;
+        let (_, void_time) = Self::void_in(&mut tx, batch, row, name, reason).await?;
+        write::record(
+            &mut tx,
+            &Recorded { identity, method, request_id, resource: name, change_type: "ACT_VOIDED", revision: 0, detail: reason },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(pb::VoidActResponse { name: name.to_owned(), void_time: Some(timestamp(void_time)) })
+    }
+
+    /// Voids one act inside a transaction and takes it out of the rollups;
+    /// returns its id and the void time.
+    async fn void_in(conn: &mut PgConnection, batch: Uuid, row: i64, name: &str, reason: &str) -> Result<(i64, DateTime<Utc>)> {
         #[derive(sqlx::FromRow)]
         struct Voided {
             id: i64,
@@ -483,7 +552,7 @@ impl Store {
         )
         .bind(batch)
         .bind(row)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await?;
         let Some(act) = act else { return Err(ActivityError::NotFound { kind: "act", name: name.to_owned() }) };
         if act.voided_at.is_some() {
@@ -493,7 +562,7 @@ impl Store {
             sqlx::query_as("UPDATE act SET voided_at = now(), void_reason = $2 WHERE id = $1 RETURNING voided_at")
                 .bind(act.id)
                 .bind(reason)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut *conn)
                 .await?;
         let month = act.act_date.with_day(1).unwrap_or(act.act_date);
         sqlx::query(
@@ -506,16 +575,98 @@ impl Store {
         .bind(act.mode)
         .bind(act.scheme)
         .bind(act.amount_cents)
+        .execute(&mut *conn)
+        .await?;
+        Self::refresh_patient_month(conn, month, act.structure_id, act.line, &act.patient).await?;
+        Ok((act.id, void_time))
+    }
+
+    /// Replaces an act by a corrected one in one transaction: the old act is
+    /// voided, the new one stored as a one-row batch that supersedes it.
+    /// Idempotent per (caller, request id).
+    pub async fn replace_act(
+        &self,
+        ctx: &ImportContext<'_>,
+        name: &str,
+        input: &pb::ActInput,
+        reason: &str,
+    ) -> Result<pb::ReplaceActResponse> {
+        let (old_batch, old_row) =
+            parse_act_name(name).ok_or_else(|| ActivityError::field("name", "must be actBatches/{batch}/acts/{row}"))?;
+        let structures = self.structure_index().await?;
+        let act = validate_row(1, input, &structures, &self.key).map_err(|problems| {
+            let mut v = filieris_runtime::error::Violations::new();
+            for p in problems {
+                v.add(format!("act.{}", p.field), p.reason);
+            }
+            ActivityError::Invalid(v)
+        })?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(lock_key(&ctx.identity.caller, ctx.request_id)).execute(&mut *tx).await?;
+        let mut hasher = Sha256::new();
+        hasher.update(b"replace\0");
+        hasher.update(name.as_bytes());
+        hasher.update(reason.as_bytes());
+        hash_row(&mut hasher, input);
+        let hash = hasher.finalize().to_vec();
+        let existing: Option<(Uuid, Vec<u8>)> =
+            sqlx::query_as("SELECT id, request_hash FROM act_batch WHERE caller = $1 AND request_id = $2")
+                .bind(&ctx.identity.caller)
+                .bind(ctx.request_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((id, previous)) = existing {
+            if previous != hash {
+                return Err(request_id_reused(ctx.request_id));
+            }
+            return Ok(pb::ReplaceActResponse { replaced: name.to_owned(), name: format!("actBatches/{id}/acts/1") });
+        }
+        let (old_id, _) = Self::void_in(&mut tx, old_batch, old_row, name, reason).await?;
+        Self::create_stage(&mut tx).await?;
+        let mut line = String::new();
+        copy_line(&mut line, &act);
+        let mut copy = tx
+            .copy_in_raw(
+                "COPY act_stage (row_number, act_date, structure_id, region, line, nomenclature, code, mode, scheme, patient, \
+                 identity_basis, amount_cents, source_ref) FROM STDIN",
+            )
+            .await?;
+        copy.send(line.into_bytes()).await?;
+        copy.finish().await?;
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO act_batch (id, caller, request_id, source_system, request_hash, total_rows, accepted_rows, rejected_rows) \
+             VALUES ($1, $2, $3, $4, $5, 1, 1, 0)",
+        )
+        .bind(id)
+        .bind(&ctx.identity.caller)
+        .bind(ctx.request_id)
+        .bind(ctx.source_system)
+        .bind(&hash)
         .execute(&mut *tx)
         .await?;
-        Self::refresh_patient_month(&mut tx, month, act.structure_id, act.line, &act.patient).await?;
+        Self::fold_staged(&mut tx, id).await?;
+        sqlx::query("UPDATE act SET supersedes = $2 WHERE batch_id = $1 AND row_number = 1")
+            .bind(id)
+            .bind(old_id)
+            .execute(&mut *tx)
+            .await?;
+        let new_name = format!("actBatches/{id}/acts/1");
         write::record(
             &mut tx,
-            &Recorded { identity, method, request_id, resource: name, change_type: "ACT_VOIDED", revision: 0, detail: reason },
+            &Recorded {
+                identity: ctx.identity,
+                method: ctx.method,
+                request_id: ctx.request_id,
+                resource: name,
+                change_type: "ACT_REPLACED",
+                revision: 0,
+                detail: &format!("{new_name}: {reason}"),
+            },
         )
         .await?;
         tx.commit().await?;
-        Ok(pb::VoidActResponse { name: name.to_owned(), void_time: Some(timestamp(void_time)) })
+        Ok(pb::ReplaceActResponse { replaced: name.to_owned(), name: new_name })
     }
 
     /// Recomputes one patient-month row from the valid acts.
@@ -566,75 +717,134 @@ impl Store {
     // -------------------------------------------------------------- metrics
 
     /// Acts and distinct patients by scheme for a line, a period and a scope.
-    /// Month-aligned periods read the rollups; weeks and days read the acts.
     pub async fn opening_counts(&self, line: i16, period: &Period, scope: &ScopeFilter) -> Result<(SchemeCounts, SchemeCounts)> {
-        let (start, end) = (period.start(), period.end());
-        let (region, structures): (Option<i16>, Option<Vec<Uuid>>) = match scope {
-            ScopeFilter::All => (None, None),
-            ScopeFilter::Region(r) => (Some(*r), None),
-            ScopeFilter::Structures(ids) => (None, Some(ids.clone())),
-        };
         let mut acts = SchemeCounts::default();
         let mut patients = SchemeCounts::default();
-        let (act_rows, patient_rows): (Vec<SchemeRow>, Vec<SchemeRow>) = if month_aligned(period) {
-            let a = sqlx::query_as(
-                "SELECT scheme, sum(acts)::bigint FROM act_month WHERE line = $1 AND month >= $2 AND month <= $3 \
-                 AND ($4::smallint IS NULL OR region = $4) AND ($5::uuid[] IS NULL OR structure_id = ANY($5)) GROUP BY scheme",
-            )
-            .bind(line)
-            .bind(start)
-            .bind(end)
-            .bind(region)
-            .bind(&structures)
-            .fetch_all(&self.pool)
-            .await?;
-            // R5: a patient counts once, with the scheme of their last act in the period and scope.
-            let p = sqlx::query_as(
-                "SELECT last_scheme, count(*) FROM ( \
-                   SELECT DISTINCT ON (patient) patient, last_scheme FROM patient_month \
-                   WHERE line = $1 AND month >= $2 AND month <= $3 \
-                   AND ($4::smallint IS NULL OR region = $4) AND ($5::uuid[] IS NULL OR structure_id = ANY($5)) \
-                   ORDER BY patient, last_date DESC, last_act DESC) p GROUP BY last_scheme",
-            )
-            .bind(line)
-            .bind(start)
-            .bind(end)
-            .bind(region)
-            .bind(&structures)
-            .fetch_all(&self.pool)
-            .await?;
-            (a, p)
-        } else {
-            let filter = "line = $1 AND act_date >= $2 AND act_date <= $3 AND voided_at IS NULL \
-                          AND ($4::smallint IS NULL OR region = $4) AND ($5::uuid[] IS NULL OR structure_id = ANY($5))";
-            let a = sqlx::query_as(&format!("SELECT scheme, count(*) FROM act WHERE {filter} GROUP BY scheme"))
-                .bind(line)
-                .bind(start)
-                .bind(end)
-                .bind(region)
-                .bind(&structures)
-                .fetch_all(&self.pool)
-                .await?;
-            let p = sqlx::query_as(&format!(
-                "SELECT scheme, count(*) FROM (SELECT DISTINCT ON (patient) patient, scheme FROM act WHERE {filter} \
-                 ORDER BY patient, act_date DESC, id DESC) p GROUP BY scheme"
-            ))
-            .bind(line)
-            .bind(start)
-            .bind(end)
-            .bind(region)
-            .bind(&structures)
-            .fetch_all(&self.pool)
-            .await?;
-            (a, p)
-        };
-        for (scheme, n) in act_rows {
-            acts.add(scheme, n);
-        }
-        for (scheme, n) in patient_rows {
-            patients.add(scheme, n);
+        for cell in self.metrics(Some(line), period, scope, &[Dim::Scheme]).await? {
+            let scheme = cell.scheme.unwrap_or_default();
+            acts.add(scheme, cell.acts);
+            patients.add(scheme, cell.patients.unwrap_or_default());
         }
         Ok((patients, acts))
+    }
+
+    /// Acts, amounts and exact distinct patients split by `dims`.
+    /// Month-aligned periods read the rollups, others the acts. Patient counts
+    /// are computed per cell (never summed) and are absent when split by mode.
+    pub async fn metrics(&self, line: Option<i16>, period: &Period, scope: &ScopeFilter, dims: &[Dim]) -> Result<Vec<MetricCell>> {
+        let aligned = month_aligned(period);
+        let (region, structures) = scope.parts();
+        let col = |d: Dim, patients: bool| -> &'static str {
+            match (d, aligned, patients) {
+                (Dim::Line, _, _) => "line",
+                (Dim::Scheme, true, true) => "last_scheme",
+                (Dim::Scheme, _, _) => "scheme",
+                (Dim::Mode, _, _) => "mode",
+                (Dim::Region, _, _) => "region",
+                (Dim::Structure, _, _) => "structure_id",
+                (Dim::Month, true, _) => "month",
+                (Dim::Month, false, _) => "date_trunc('month', act_date)::date",
+            }
+        };
+        let select = |patients: bool| -> String {
+            let pick = |d: Dim, cast: &str| if dims.contains(&d) { format!("{}{cast}", col(d, patients)) } else { format!("NULL{cast}") };
+            format!(
+                "{} AS line, {} AS scheme, {} AS mode, {} AS region, {} AS structure_id, {} AS month",
+                pick(Dim::Line, "::smallint"),
+                pick(Dim::Scheme, "::smallint"),
+                pick(Dim::Mode, "::smallint"),
+                pick(Dim::Region, "::smallint"),
+                pick(Dim::Structure, "::uuid"),
+                pick(Dim::Month, "::date"),
+            )
+        };
+        let group = |patients: bool, skip_scheme: bool| -> String {
+            let cols: Vec<&str> = dims.iter().filter(|d| !(skip_scheme && **d == Dim::Scheme)).map(|d| col(*d, patients)).collect();
+            if cols.is_empty() { String::new() } else { format!(" GROUP BY {}", cols.join(", ")) }
+        };
+        let date_filter = if aligned { "month >= $2 AND month <= $3" } else { "act_date >= $2 AND act_date <= $3 AND voided_at IS NULL" };
+        let filter = format!(
+            "($1::smallint IS NULL OR line = $1) AND {date_filter} AND ($4::smallint IS NULL OR region = $4) AND ($5::uuid[] IS NULL OR structure_id = ANY($5))"
+        );
+        let (acts_sql, amount) =
+            if aligned { ("sum(acts)::bigint", "sum(amount_cents)::bigint") } else { ("count(*)", "sum(amount_cents)::bigint") };
+        let table = if aligned { "act_month" } else { "act" };
+        let sql = format!("SELECT {}, {acts_sql}, coalesce({amount}, 0) FROM {table} WHERE {filter}{}", select(false), group(false, false));
+        let (start, end) = (period.start(), period.end());
+        let act_rows: Vec<CellRow> =
+            sqlx::query_as(&sql).bind(line).bind(start).bind(end).bind(region).bind(&structures).fetch_all(&self.pool).await?;
+        let mut cells: Vec<MetricCell> = act_rows
+            .into_iter()
+            .map(|r| MetricCell {
+                line: r.0,
+                scheme: r.1,
+                mode: r.2,
+                region: r.3,
+                structure_id: r.4,
+                month: r.5,
+                acts: r.6,
+                amount_cents: r.7,
+                patients: None,
+            })
+            .collect();
+        if !dims.contains(&Dim::Mode) {
+            // Distinct patients per cell; with a scheme split, each patient's last scheme in the cell (R5).
+            let cell_dims: Vec<&str> = dims.iter().filter(|d| **d != Dim::Scheme).map(|d| col(*d, true)).collect();
+            let partition = cell_dims.iter().map(|c| format!("{c}, ")).collect::<String>();
+            let source = if aligned {
+                format!(
+                    "SELECT DISTINCT ON ({partition}patient) * FROM patient_month WHERE {filter} ORDER BY {partition}patient, last_date DESC, last_act DESC"
+                )
+            } else {
+                format!(
+                    "SELECT DISTINCT ON ({partition}patient) * FROM act WHERE {filter} ORDER BY {partition}patient, act_date DESC, id DESC"
+                )
+            };
+            let sql = format!("SELECT {}, count(*), 0::bigint FROM ({source}) p{}", select(true), group(true, false));
+            let rows: Vec<CellRow> =
+                sqlx::query_as(&sql).bind(line).bind(start).bind(end).bind(region).bind(&structures).fetch_all(&self.pool).await?;
+            for r in rows {
+                let key = (r.0, r.1, r.2, r.3, r.4, r.5);
+                match cells.iter_mut().find(|c| (c.line, c.scheme, c.mode, c.region, c.structure_id, c.month) == key) {
+                    Some(c) => c.patients = Some(r.6),
+                    None => cells.push(MetricCell {
+                        line: r.0,
+                        scheme: r.1,
+                        mode: r.2,
+                        region: r.3,
+                        structure_id: r.4,
+                        month: r.5,
+                        acts: 0,
+                        amount_cents: 0,
+                        patients: Some(r.6),
+                    }),
+                }
+            }
+            for c in &mut cells {
+                c.patients.get_or_insert(0);
+            }
+        }
+        cells.sort_by(|a, b| {
+            (a.line, a.scheme, a.mode, a.region, a.structure_id, a.month).cmp(&(
+                b.line,
+                b.scheme,
+                b.mode,
+                b.region,
+                b.structure_id,
+                b.month,
+            ))
+        });
+        Ok(cells)
+    }
+
+    /// FINESS of cached structures by id.
+    pub async fn finess_by_id(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, String>> {
+        let rows: Vec<(Uuid, Option<String>)> =
+            sqlx::query_as("SELECT structure_id, finess FROM structure_cache WHERE structure_id = ANY($1)")
+                .bind(ids)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().filter_map(|(id, f)| f.map(|f| (id, f))).collect())
     }
 
     /// Registry ids of structures by FINESS (for structure scopes).
@@ -652,6 +862,15 @@ pub fn parse_act_name(name: &str) -> Option<(Uuid, i64)> {
     let rest = name.strip_prefix("actBatches/")?;
     let (batch, row) = rest.split_once("/acts/")?;
     Some((Uuid::parse_str(batch).ok()?, row.parse().ok().filter(|r: &i64| *r > 0)?))
+}
+
+fn request_id_reused(request_id: &str) -> ActivityError {
+    ActivityError::Api(filieris_runtime::ApiError::new(
+        filieris_runtime::ErrorCode::InvalidArgument,
+        DOMAIN,
+        "REQUEST_ID_REUSED",
+        format!("request_id {request_id:?} was already used for a different request"),
+    ))
 }
 
 fn hash_row(hasher: &mut Sha256, input: &pb::ActInput) {

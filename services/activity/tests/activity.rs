@@ -235,3 +235,74 @@ async fn resending_a_batch_changes_nothing_and_a_void_updates_the_rates() {
         .expect_err("already void");
     assert_eq!(err.code(), Code::FailedPrecondition);
 }
+
+#[tokio::test]
+async fn metrics_split_by_dimension_and_replacements_keep_history() {
+    let env = setup().await;
+    let (f1, f2) = (env.centres[0].clone(), env.centres[1].clone());
+    let mut rows = Vec::new();
+    for day in 1..=10 {
+        rows.push(nir_act(&f1, &format!("2018-02-{day:02}"), NIR_A, pb::Scheme::Other));
+    }
+    rows.push(nir_act(&f1, "2018-03-01", NIR_B, pb::Scheme::Mining));
+    rows.push(nir_act(&f2, "2018-09-01", NIR_B, pb::Scheme::Mining));
+    rows.push(nir_act(&f1, "2018-01-10", NIR_C, pb::Scheme::Mining));
+    rows.push(nir_act(&f1, "2018-06-10", NIR_C, pb::Scheme::Other));
+    let b = batch(&env, "metrics-1", rows).await;
+    let metrics = |dims: Vec<pb::MetricDimension>| {
+        let api = env.api.clone();
+        async move {
+            api.query_activity_metrics(req(pb::QueryActivityMetricsRequest {
+                period: "2018".into(),
+                scope: String::new(),
+                line: 0,
+                group_by: dims.into_iter().map(|d| d as i32).collect(),
+            }))
+            .await
+            .expect("metrics")
+            .into_inner()
+            .rows
+        }
+    };
+    let total = metrics(vec![]).await;
+    assert_eq!(total.len(), 1);
+    assert_eq!((total[0].acts, total[0].amount_cents, total[0].patients), (14, 14 * 2500, Some(3)));
+    let by_structure = metrics(vec![pb::MetricDimension::Structure]).await;
+    let cell = |f: &str| by_structure.iter().find(|r| r.finess == f).map(|r| (r.acts, r.patients)).expect("cell");
+    assert_eq!(cell(&f1), (13, Some(3)));
+    assert_eq!(cell(&f2), (1, Some(1)), "patient B counts once in each structure");
+    let by_month = metrics(vec![pb::MetricDimension::Month]).await;
+    let feb = by_month.iter().find(|r| r.month == "2018-02-01").expect("february");
+    assert_eq!((feb.acts, feb.patients), (10, Some(1)));
+    let by_mode = metrics(vec![pb::MetricDimension::Mode]).await;
+    assert_eq!(by_mode[0].patients, None, "patient counts are not split by mode");
+
+    // Replace C's January act (row 13) by a corrected one: the old one is voided, history kept.
+    let mut corrected = nir_act(&f1, "2018-01-11", NIR_C, pb::Scheme::Other);
+    corrected.source_ref = "correction-1".into();
+    let replace = |rid: &str| {
+        let api = env.api.clone();
+        let r = pb::ReplaceActRequest {
+            name: format!("{}/acts/13", b.name),
+            act: Some(corrected.clone()),
+            reason: "régime erroné".into(),
+            request_id: rid.into(),
+        };
+        async move { api.replace_act(req(r)).await }
+    };
+    let first = replace("replace-1").await.expect("replace").into_inner();
+    let again = replace("replace-1").await.expect("replay").into_inner();
+    assert_eq!(first, again);
+    let r = rate(&env, "2018", "").await;
+    assert_eq!(r.acts.expect("acts").denominator, 14, "one act out, one in");
+    let (voided, supersedes): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE voided_at IS NOT NULL), count(*) FILTER (WHERE supersedes IS NOT NULL) FROM activity.act",
+    )
+    .fetch_one(&env.pool)
+    .await
+    .expect("history");
+    assert_eq!((voided, supersedes), (1, 1));
+    // Replacing a voided act again is refused.
+    let err = replace("replace-2").await.expect_err("already replaced");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+}

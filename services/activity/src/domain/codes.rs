@@ -43,6 +43,40 @@ pub fn mode_code(mode: pb::ActMode) -> i16 {
     }
 }
 
+/// Line of a stored code.
+pub fn line_from_code(code: i16) -> pb::ActivityLine {
+    match code {
+        1 => pb::ActivityLine::GeneralMedicine,
+        2 => pb::ActivityLine::Nursing,
+        3 => pb::ActivityLine::Dental,
+        4 => pb::ActivityLine::Specialist,
+        _ => pb::ActivityLine::Unspecified,
+    }
+}
+
+/// Scheme of a stored code.
+pub fn scheme_from_code(code: i16) -> pb::Scheme {
+    match code {
+        MINING => pb::Scheme::Mining,
+        OTHER => pb::Scheme::Other,
+        UNKNOWN => pb::Scheme::Unknown,
+        _ => pb::Scheme::Unspecified,
+    }
+}
+
+/// Mode of a stored code.
+pub fn mode_from_code(code: i16) -> pb::ActMode {
+    match code {
+        1 => pb::ActMode::InPerson,
+        2 => pb::ActMode::Teleconsultation,
+        3 => pb::ActMode::TeleexpertiseRequest,
+        4 => pb::ActMode::TeleexpertiseOpinion,
+        5 => pb::ActMode::Telesoin,
+        6 => pb::ActMode::Telesurveillance,
+        _ => pb::ActMode::Unspecified,
+    }
+}
+
 /// Region code stored in the tables (the proto number).
 pub fn region_code(region: Region) -> i16 {
     region as i16
@@ -65,5 +99,12 @@ mod tests {
         assert_eq!(mode_code(pb::ActMode::Unspecified), 1);
         assert_eq!(region_from_name("sud"), Some(Region::Sud));
         assert_eq!(region_from_name("ouest"), None);
+        for l in [pb::ActivityLine::GeneralMedicine, pb::ActivityLine::Nursing, pb::ActivityLine::Dental, pb::ActivityLine::Specialist] {
+            assert_eq!(line_code(l).map(line_from_code), Some(l));
+        }
+        for m in 1..=6 {
+            assert_eq!(mode_code(mode_from_code(m)), m);
+        }
+        assert_eq!(scheme_from_code(OTHER), pb::Scheme::Other);
     }
 }
