@@ -27,6 +27,7 @@ pub mod proxy;
 pub mod rules;
 pub mod template;
 pub mod transcode;
+pub mod upload;
 pub mod upstream;
 
 use std::future::Future;
@@ -74,7 +75,7 @@ const TRACE_HEADERS: &[&str] = &["traceparent", "tracestate"];
 const MAX_REQUEST_ID: usize = 128;
 
 /// Shared state of every request.
-struct Gateway {
+pub(crate) struct Gateway {
     pool: PgPool,
     descriptors: DescriptorPool,
     keys: keys::KeyStore,
@@ -91,7 +92,7 @@ struct Gateway {
 
 /// The request id of the current request (set by the outer middleware).
 #[derive(Debug, Clone)]
-struct RequestId(HeaderValue);
+pub(crate) struct RequestId(HeaderValue);
 
 /// Builds the gateway's router: connects to PostgreSQL (schema `gateway`,
 /// migrations applied), upserts the development key when configured, and
@@ -187,6 +188,7 @@ async fn build(config: GatewayConfig) -> anyhow::Result<(Router, Arc<Gateway>)> 
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi_json))
+        .route("/v1/actBatches:upload", axum::routing::post(upload::upload_acts))
         .fallback(dispatch)
         .layer(middleware::from_fn(request_context))
         .with_state(gateway.clone());
@@ -256,7 +258,7 @@ async fn dispatch(State(gateway): State<Arc<Gateway>>, req: Request) -> Response
 }
 
 /// Headers every upstream call carries: signed identity, request id, trace context.
-fn upstream_headers(gateway: &Gateway, identity: &Identity, incoming: &HeaderMap, request_id: Option<&RequestId>) -> HeaderMap {
+pub(crate) fn upstream_headers(gateway: &Gateway, identity: &Identity, incoming: &HeaderMap, request_id: Option<&RequestId>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     identity.write_headers(&gateway.internal_key, &mut headers);
     if let Some(RequestId(id)) = request_id {

@@ -61,7 +61,11 @@ async fn import(p: &Platform, request_id: &str, all: &[pb::ActInput]) -> pb::Act
     let channel = tonic::transport::Channel::from_shared(p.gateway_url.clone()).expect("url").connect().await.expect("connect");
     let mut client = ActivityServiceClient::new(channel).max_encoding_message_size(64 << 20);
     let mut messages = vec![pb::ImportActsRequest {
-        part: Some(pb::import_acts_request::Part::Header(pb::ImportHeader { request_id: request_id.into(), source_system: "MLM".into() })),
+        part: Some(pb::import_acts_request::Part::Header(pb::ImportHeader {
+            request_id: request_id.into(),
+            source_system: "MLM".into(),
+            format: 0,
+        })),
     }];
     messages.extend(
         all.chunks(CHUNK)
@@ -122,4 +126,57 @@ async fn the_2018_general_medicine_opening_rate_through_the_gateway() {
     assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap_or_default());
     let after = opening_rate(&p).await;
     assert_eq!(counts(&after), ("117366".into(), "181738".into(), "497147".into(), "1043138".into()), "{after}");
+}
+
+#[tokio::test]
+async fn csv_and_ndjson_uploads_through_the_gateway() {
+    let p = Platform::start().await.expect("platform");
+    let db = sqlx::PgPool::connect(&p.database_url).await.expect("db");
+    let (finess,): (String,) = sqlx::query_as(
+        "SELECT finess FROM activity.structure_cache WHERE category = 'HEALTH_CENTRE' AND level = 'ESTABLISHMENT' \
+         AND open_date <= '2018-01-01' AND close_date IS NULL ORDER BY finess LIMIT 1",
+    )
+    .fetch_one(&db)
+    .await
+    .expect("centre");
+    let upload = |content_type: &'static str, key: &'static str, body: String| {
+        let url = format!("{}/v1/actBatches:upload?sourceSystem=MLM", p.gateway_url);
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(ADMIN_KEY)
+                .header("content-type", content_type)
+                .header("Idempotency-Key", key)
+                .body(body)
+                .send()
+                .await
+                .expect("upload");
+            (r.status().as_u16(), r.json::<Value>().await.expect("json"))
+        }
+    };
+    let csv = format!(
+        "act_date,finess,line,nomenclature,code,scheme,amount_cents,patient_nir\n\
+         2018-04-03,{finess},GENERAL_MEDICINE,NGAP,C,OTHER,2500,189127512501282\n\
+         2018-04-04,{finess},GENERAL_MEDICINE,NGAP,C,MINING,2500,189127512501283\n\
+         2018-04-05,{finess},NURSING,NGAP,AMI 1.5,MINING,801,255081416802538\n"
+    );
+    let (status, batch) = upload("text/csv", "csv-1", csv.clone()).await;
+    assert_eq!(status, 200, "{batch}");
+    assert_eq!((batch["acceptedRows"].as_str(), batch["rejectedRows"].as_str()), (Some("2"), Some("1")), "{batch}");
+    assert_eq!(batch["errors"][0]["row"], "2");
+    assert_eq!(batch["errors"][0]["field"], "patient.nir");
+    // Same key, same file: the same summary.
+    let (_, again) = upload("text/csv", "csv-1", csv).await;
+    assert_eq!(again, batch);
+
+    let ndjson = format!(
+        "{{\"actDate\":\"2018-05-02\",\"finess\":\"{finess}\",\"line\":\"DENTAL\",\"nomenclature\":\"CCAM\",\"code\":\"HBLD038\",\"scheme\":\"OTHER\",\"patient\":{{\"partner\":{{\"partner\":\"mlm\",\"id\":\"7\"}}}}}}\nnot json\n"
+    );
+    let (status, batch) = upload("application/x-ndjson", "ndjson-1", ndjson).await;
+    assert_eq!(status, 200, "{batch}");
+    assert_eq!((batch["acceptedRows"].as_str(), batch["rejectedRows"].as_str()), (Some("1"), Some("1")), "{batch}");
+
+    let (status, err) = upload("text/plain", "x", "hello".into()).await;
+    assert_eq!(status, 400);
+    assert_eq!(err["error"]["status"], "INVALID_ARGUMENT");
 }

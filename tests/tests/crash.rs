@@ -90,6 +90,7 @@ fn stream_of(all: &[pb::ActInput], slow: bool) -> impl tokio_stream::Stream<Item
         part: Some(pb::import_acts_request::Part::Header(pb::ImportHeader {
             request_id: "crash-batch-1".into(),
             source_system: "test".into(),
+            format: 0,
         })),
     }];
     messages.extend(

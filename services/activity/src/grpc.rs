@@ -12,6 +12,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::domain::codes::{line_code, line_from_code, mode_from_code, region_code, scheme_from_code};
 use crate::domain::scope::Scope;
+use crate::domain::upload::{Format, RowInput, UploadParser};
 use crate::error::{ActivityError, DOMAIN};
 use crate::registry_sync::RegistrySync;
 use crate::storage::{Dim, ImportContext, ScopeFilter, Store};
@@ -53,6 +54,48 @@ impl ActivityApi {
             },
         })
     }
+}
+
+/// The rows of an import stream after its header: `rows` parts as they are,
+/// `data` parts through the CSV/NDJSON parser (lines may straddle parts).
+fn rows_of(
+    stream: Streaming<pb::ImportActsRequest>,
+    format: Option<Format>,
+) -> impl futures::Stream<Item = Result<Vec<RowInput>, ActivityError>> + Send {
+    let parser = format.map(UploadParser::new);
+    futures::stream::unfold((stream, parser, false), |(mut stream, mut parser, done)| async move {
+        if done {
+            return None;
+        }
+        match stream.next().await {
+            None => {
+                let rest = parser.as_mut().map(UploadParser::finish).unwrap_or_default();
+                Some((Ok(rest), (stream, parser, true)))
+            }
+            Some(Err(status)) => Some((
+                Err(ActivityError::field("stream", format!("the import stream failed: {}", status.message()))),
+                (stream, parser, true),
+            )),
+            Some(Ok(msg)) => {
+                let item = match (msg.part, parser.as_mut()) {
+                    (Some(pb::import_acts_request::Part::Rows(rows)), None) => Ok(rows.acts.into_iter().map(RowInput::Act).collect()),
+                    (Some(pb::import_acts_request::Part::Data(bytes)), Some(p)) => Ok(p.push(&bytes)),
+                    (Some(pb::import_acts_request::Part::Header(_)), _) => {
+                        Err(ActivityError::field("header", "only the first message of an import is a header"))
+                    }
+                    (Some(pb::import_acts_request::Part::Rows(_)), Some(_)) => {
+                        Err(ActivityError::field("rows", "this import announced a CSV/NDJSON format: send data parts"))
+                    }
+                    (Some(pb::import_acts_request::Part::Data(_)), None) => {
+                        Err(ActivityError::field("data", "data parts need the header's format (CSV or NDJSON)"))
+                    }
+                    (None, _) => Ok(Vec::new()),
+                };
+                let stop = item.is_err();
+                Some((item, (stream, parser, stop)))
+            }
+        }
+    })
 }
 
 fn parse_period(v: &mut filieris_runtime::error::Violations, text: &str) -> Option<Period> {
@@ -128,13 +171,14 @@ impl ActivityService for ActivityApi {
         let method = "ActivityService/ImportActs";
         let checks = require_writer(&identity).and_then(|()| require_request_id(&header.request_id));
         audited(&self.store, &identity, method, "actBatches", &header.request_id, checks).await?;
-        let chunks = stream.map(|msg| match msg {
-            Ok(pb::ImportActsRequest { part: Some(pb::import_acts_request::Part::Rows(rows)) }) => Ok(rows.acts),
-            Ok(_) => Err(ActivityError::field("header", "only the first message of an import is a header")),
-            Err(status) => Err(ActivityError::field("stream", format!("the import stream failed: {}", status.message()))),
-        });
+        let format = match pb::UploadFormat::try_from(header.format) {
+            Ok(pb::UploadFormat::Csv) => Some(Format::Csv),
+            Ok(pb::UploadFormat::Ndjson) => Some(Format::Ndjson),
+            _ => None,
+        };
+        let chunks = Box::pin(rows_of(stream, format));
         let ctx = ImportContext { identity: &identity, method, request_id: &header.request_id, source_system: &header.source_system };
-        let result = self.store.import(&ctx, Box::pin(chunks)).await;
+        let result = self.store.import(&ctx, chunks).await;
         let batch = audited(&self.store, &identity, method, "actBatches", &header.request_id, result).await?;
         Ok(Response::new(pb::ImportActsResponse { batch: Some(batch) }))
     }
@@ -146,7 +190,7 @@ impl ActivityService for ActivityApi {
         let checks = require_writer(&identity).and_then(|()| require_request_id(&r.request_id));
         audited(&self.store, &identity, method, "actBatches", &r.request_id, checks).await?;
         let ctx = ImportContext { identity: &identity, method, request_id: &r.request_id, source_system: &r.source_system };
-        let result = self.store.import(&ctx, futures::stream::iter([Ok(r.acts)])).await;
+        let result = self.store.import(&ctx, futures::stream::iter([Ok(r.acts.into_iter().map(RowInput::Act).collect())])).await;
         let batch = audited(&self.store, &identity, method, "actBatches", &r.request_id, result).await?;
         Ok(Response::new(pb::CreateActBatchResponse { batch: Some(batch) }))
     }

@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 use crate::domain::codes::{MINING, OTHER};
 use crate::domain::rows::{CachedStructure, StructureIndex, ValidAct, validate_row};
+use crate::domain::upload::RowInput;
 use crate::error::{ActivityError, DOMAIN, Result};
 
 /// Row errors kept in a batch record (all are counted).
@@ -321,7 +322,7 @@ impl Store {
     /// Imports a stream of row chunks as one batch.
     pub async fn import<S>(&self, ctx: &ImportContext<'_>, mut chunks: S) -> Result<pb::ActBatch>
     where
-        S: Stream<Item = Result<Vec<pb::ActInput>>> + Unpin,
+        S: Stream<Item = Result<Vec<RowInput>>> + Unpin,
     {
         let structures = self.structure_index().await?;
         let mut tx = self.pool.begin().await?;
@@ -338,7 +339,7 @@ impl Store {
         if let Some(batch) = existing {
             while let Some(chunk) = chunks.next().await {
                 for input in chunk? {
-                    hash_row(&mut hasher, &input);
+                    hash_input(&mut hasher, &input);
                 }
             }
             if hasher.finalize().as_slice() != batch.request_hash.as_slice() {
@@ -370,8 +371,12 @@ impl Store {
                 };
                 for input in chunk {
                     total += 1;
-                    hash_row(&mut hasher, &input);
-                    match validate_row(total, &input, &structures, &self.key) {
+                    hash_input(&mut hasher, &input);
+                    let checked = match &input {
+                        RowInput::Act(act) => validate_row(total, act, &structures, &self.key),
+                        RowInput::Unparsable(problems) => Err(problems.clone()),
+                    };
+                    match checked {
                         Ok(act) => {
                             accepted += 1;
                             copy_line(&mut buf, &act);
@@ -871,6 +876,19 @@ fn request_id_reused(request_id: &str) -> ActivityError {
         "REQUEST_ID_REUSED",
         format!("request_id {request_id:?} was already used for a different request"),
     ))
+}
+
+fn hash_input(hasher: &mut Sha256, input: &RowInput) {
+    match input {
+        RowInput::Act(act) => hash_row(hasher, act),
+        RowInput::Unparsable(problems) => {
+            hasher.update(b"unparsable\0");
+            for p in problems {
+                hasher.update(p.field.as_bytes());
+                hasher.update(p.reason.as_bytes());
+            }
+        }
+    }
 }
 
 fn hash_row(hasher: &mut Sha256, input: &pb::ActInput) {

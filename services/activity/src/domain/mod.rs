@@ -4,3 +4,4 @@
 pub mod codes;
 pub mod rows;
 pub mod scope;
+pub mod upload;
