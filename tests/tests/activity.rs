@@ -180,3 +180,73 @@ async fn csv_and_ndjson_uploads_through_the_gateway() {
     assert_eq!(status, 400);
     assert_eq!(err["error"]["status"], "INVALID_ARGUMENT");
 }
+
+#[tokio::test]
+async fn a_running_import_reports_progress_and_can_be_cancelled() {
+    let p = Platform::start().await.expect("platform");
+    let db = sqlx::PgPool::connect(&p.database_url).await.expect("db");
+    let centres: Vec<(String,)> = sqlx::query_as(
+        "SELECT finess FROM activity.structure_cache WHERE category = 'HEALTH_CENTRE' AND level = 'ESTABLISHMENT' \
+         AND open_date <= '2018-01-01' AND close_date IS NULL ORDER BY finess",
+    )
+    .fetch_all(&db)
+    .await
+    .expect("centres");
+    let centres: Vec<String> = centres.into_iter().map(|c| c.0).collect();
+    let all: Vec<pb::ActInput> = rows(&centres).into_iter().take(400_000).collect();
+
+    // A slow sender: one chunk every 100 ms.
+    let channel = tonic::transport::Channel::from_shared(p.gateway_url.clone()).expect("url").connect().await.expect("connect");
+    let mut client = ActivityServiceClient::new(channel).max_encoding_message_size(64 << 20);
+    let mut messages = vec![pb::ImportActsRequest {
+        part: Some(pb::import_acts_request::Part::Header(pb::ImportHeader {
+            request_id: "slow-1".into(),
+            source_system: "MLM".into(),
+            format: 0,
+        })),
+    }];
+    messages.extend(
+        all.chunks(CHUNK)
+            .map(|c| pb::ImportActsRequest { part: Some(pb::import_acts_request::Part::Rows(pb::ActRows { acts: c.to_vec() })) }),
+    );
+    let slow = tokio_stream::StreamExt::throttle(tokio_stream::iter(messages), std::time::Duration::from_millis(100));
+    let mut request = tonic::Request::new(slow);
+    let auth: MetadataValue<_> = format!("Bearer {ADMIN_KEY}").parse().expect("header");
+    request.metadata_mut().insert("authorization", auth);
+    let import = tokio::spawn(async move { client.import_acts(request).await });
+
+    let http = reqwest::Client::new();
+    let get = || async {
+        let r = http.get(format!("{}/v1/importOperations/slow-1", p.gateway_url)).bearer_auth(ADMIN_KEY).send().await.expect("get");
+        (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let mut progressed = Value::Null;
+    for _ in 0..200 {
+        let (status, op) = get().await;
+        if status == 200
+            && op["state"] == "IMPORT_STATE_RUNNING"
+            && op["rowsReceived"].as_str().and_then(|n| n.parse::<i64>().ok()).unwrap_or(0) > 0
+        {
+            progressed = op;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(progressed["state"], "IMPORT_STATE_RUNNING", "progress is visible while the import runs");
+
+    let r = http
+        .post(format!("{}/v1/importOperations/slow-1:cancel", p.gateway_url))
+        .bearer_auth(ADMIN_KEY)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(r.status().as_u16(), 200);
+    let outcome = import.await.expect("join");
+    let status = outcome.expect_err("a cancelled import fails");
+    assert_eq!(status.code(), tonic::Code::Aborted);
+    let (_, op) = get().await;
+    assert_eq!(op["state"], "IMPORT_STATE_CANCELLED", "{op}");
+    let (acts,): (i64,) = sqlx::query_as("SELECT count(*) FROM activity.act").fetch_one(&db).await.expect("count");
+    assert_eq!(acts, 0, "nothing of a cancelled import is stored");
+}

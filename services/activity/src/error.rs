@@ -23,6 +23,9 @@ pub enum ActivityError {
     /// The registry could not be reached to resolve a scope.
     #[error("registry unavailable: {0}")]
     RegistryUnavailable(String),
+    /// The client cancelled the import.
+    #[error("import {0} was cancelled; nothing was stored")]
+    Cancelled(String),
     /// The caller may not do this.
     #[error("{0}")]
     PermissionDenied(String),
@@ -52,7 +55,11 @@ impl From<ActivityError> for ApiError {
                 Ok(()) => ApiError::new(ErrorCode::InvalidArgument, DOMAIN, "INVALID_ARGUMENT", "invalid request"),
             },
             ActivityError::NotFound { kind, name } => {
-                let reason = if kind == "act" { "ACT_NOT_FOUND" } else { "ACT_BATCH_NOT_FOUND" };
+                let reason = match kind {
+                    "act" => "ACT_NOT_FOUND",
+                    "import operation" => "IMPORT_OPERATION_NOT_FOUND",
+                    _ => "ACT_BATCH_NOT_FOUND",
+                };
                 ApiError::new(ErrorCode::NotFound, DOMAIN, reason, message).with_metadata("resource", name)
             }
             ActivityError::AlreadyVoided(_) => ApiError::new(ErrorCode::FailedPrecondition, DOMAIN, "ACT_ALREADY_VOIDED", message),
@@ -62,6 +69,7 @@ impl From<ActivityError> for ApiError {
                 e.retry_after = Some(std::time::Duration::from_secs(2));
                 e
             }
+            ActivityError::Cancelled(_) => ApiError::new(ErrorCode::Aborted, DOMAIN, "IMPORT_CANCELLED", message),
             ActivityError::PermissionDenied(_) => ApiError::new(ErrorCode::PermissionDenied, DOMAIN, "ACTIVITY_WRITE_DENIED", message),
             ActivityError::Api(e) => e,
             ActivityError::Database(e) => ApiError::database(DOMAIN, &e),

@@ -98,6 +98,12 @@ fn rows_of(
     })
 }
 
+fn operation_request_id(name: &str) -> Result<&str, ActivityError> {
+    name.strip_prefix("importOperations/")
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| ActivityError::field("name", "must be importOperations/{request_id}"))
+}
+
 fn parse_period(v: &mut filieris_runtime::error::Violations, text: &str) -> Option<Period> {
     if text.is_empty() {
         v.add("period", "is required, e.g. 2018, 2018Q1, 201803");
@@ -181,6 +187,26 @@ impl ActivityService for ActivityApi {
         let result = self.store.import(&ctx, chunks).await;
         let batch = audited(&self.store, &identity, method, "actBatches", &header.request_id, result).await?;
         Ok(Response::new(pb::ImportActsResponse { batch: Some(batch) }))
+    }
+
+    async fn get_import_operation(
+        &self,
+        request: Request<pb::GetImportOperationRequest>,
+    ) -> Result<Response<pb::GetImportOperationResponse>, Status> {
+        let identity = caller(&request)?.clone();
+        let request_id = operation_request_id(&request.get_ref().name)?;
+        let operation = self.store.get_operation(&identity.caller, request_id).await?;
+        Ok(Response::new(pb::GetImportOperationResponse { operation: Some(operation) }))
+    }
+
+    async fn cancel_import_operation(
+        &self,
+        request: Request<pb::CancelImportOperationRequest>,
+    ) -> Result<Response<pb::CancelImportOperationResponse>, Status> {
+        let identity = caller(&request)?.clone();
+        let request_id = operation_request_id(&request.get_ref().name)?;
+        let operation = self.store.cancel_operation(&identity.caller, request_id).await?;
+        Ok(Response::new(pb::CancelImportOperationResponse { operation: Some(operation) }))
     }
 
     async fn create_act_batch(&self, request: Request<pb::CreateActBatchRequest>) -> Result<Response<pb::CreateActBatchResponse>, Status> {

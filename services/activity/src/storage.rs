@@ -273,6 +273,11 @@ impl Store {
         &self.pool
     }
 
+    /// The key of the patient pseudonyms (records pseudonymise stays with it).
+    pub fn pseudonym_key(&self) -> &PseudonymKey {
+        &self.key
+    }
+
     // ---------------------------------------------------------------- cache
 
     /// Upserts a structure of the registry cache; an older revision never
@@ -348,6 +353,27 @@ impl Store {
             return Ok(batch.to_proto(true));
         }
 
+        let op = Operation { pool: &self.pool, caller: &ctx.identity.caller, request_id: ctx.request_id };
+        op.start().await?;
+        let loaded = self.load_fresh(tx, ctx, &mut chunks, hasher, &structures, &op).await;
+        op.finish(&loaded).await;
+        Ok(loaded?.to_proto(true))
+    }
+
+    /// Streams, validates and stores a new batch in `tx`, reporting progress
+    /// to `op` (and stopping when a cancellation was asked).
+    async fn load_fresh<S>(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+        ctx: &ImportContext<'_>,
+        chunks: &mut S,
+        mut hasher: Sha256,
+        structures: &StructureIndex,
+        op: &Operation<'_>,
+    ) -> Result<BatchRow>
+    where
+        S: Stream<Item = Result<Vec<RowInput>>> + Unpin,
+    {
         Self::create_stage(&mut tx).await?;
         let mut total = 0i64;
         let mut accepted = 0i64;
@@ -373,7 +399,7 @@ impl Store {
                     total += 1;
                     hash_input(&mut hasher, &input);
                     let checked = match &input {
-                        RowInput::Act(act) => validate_row(total, act, &structures, &self.key),
+                        RowInput::Act(act) => validate_row(total, act, structures, &self.key),
                         RowInput::Unparsable(problems) => Err(problems.clone()),
                     };
                     match checked {
@@ -390,6 +416,10 @@ impl Store {
                             }
                         }
                     }
+                }
+                if op.progress(total, accepted, rejected).await? {
+                    let _ = copy.abort("import cancelled").await;
+                    return Err(ActivityError::Cancelled(ctx.request_id.to_owned()));
                 }
                 if buf.len() >= COPY_CHUNK {
                     copy.send(std::mem::take(&mut buf).into_bytes()).await?;
@@ -438,7 +468,7 @@ impl Store {
         let batch: BatchRow =
             sqlx::query_as(&format!("SELECT {BATCH_COLUMNS} FROM act_batch WHERE id = $1")).bind(id).fetch_one(&mut *tx).await?;
         tx.commit().await?;
-        Ok(batch.to_proto(true))
+        Ok(batch)
     }
 
     /// The temporary staging table of one import (dropped at commit).
@@ -486,6 +516,28 @@ impl Store {
         .execute(&mut *conn)
         .await?;
         Ok(())
+    }
+
+    /// An import operation of the caller, by request id.
+    pub async fn get_operation(&self, caller: &str, request_id: &str) -> Result<pb::ImportOperation> {
+        let row: Option<OperationRow> =
+            sqlx::query_as(&format!("SELECT {OPERATION_COLUMNS} FROM import_operation WHERE caller = $1 AND request_id = $2"))
+                .bind(caller)
+                .bind(request_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(OperationRow::into_proto)
+            .ok_or(ActivityError::NotFound { kind: "import operation", name: format!("importOperations/{request_id}") })
+    }
+
+    /// Asks a running import to stop; a finished one is returned as it is.
+    pub async fn cancel_operation(&self, caller: &str, request_id: &str) -> Result<pb::ImportOperation> {
+        sqlx::query("UPDATE import_operation SET cancel_requested = true WHERE caller = $1 AND request_id = $2 AND state = 'RUNNING'")
+            .bind(caller)
+            .bind(request_id)
+            .execute(&self.pool)
+            .await?;
+        self.get_operation(caller, request_id).await
     }
 
     /// A batch with its row errors.
@@ -867,6 +919,120 @@ pub fn parse_act_name(name: &str) -> Option<(Uuid, i64)> {
     let rest = name.strip_prefix("actBatches/")?;
     let (batch, row) = rest.split_once("/acts/")?;
     Some((Uuid::parse_str(batch).ok()?, row.parse().ok().filter(|r: &i64| *r > 0)?))
+}
+
+/// No progress for this long: the sender or the service stopped.
+const ABANDONED_AFTER_SECONDS: i64 = 120;
+
+const OPERATION_COLUMNS: &str =
+    "request_id, state, rows_received, accepted_rows, rejected_rows, batch_id, error, cancel_requested, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+struct OperationRow {
+    request_id: String,
+    state: String,
+    rows_received: i64,
+    accepted_rows: i64,
+    rejected_rows: i64,
+    batch_id: Option<Uuid>,
+    error: String,
+    cancel_requested: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl OperationRow {
+    fn into_proto(self) -> pb::ImportOperation {
+        let stale = (Utc::now() - self.updated_at).num_seconds() > ABANDONED_AFTER_SECONDS;
+        let state = match self.state.as_str() {
+            "RUNNING" if stale => pb::ImportState::Abandoned,
+            "RUNNING" => pb::ImportState::Running,
+            "SUCCEEDED" => pb::ImportState::Succeeded,
+            "CANCELLED" => pb::ImportState::Cancelled,
+            _ => pb::ImportState::Failed,
+        };
+        pb::ImportOperation {
+            name: format!("importOperations/{}", self.request_id),
+            state: state as i32,
+            rows_received: self.rows_received,
+            accepted_rows: self.accepted_rows,
+            rejected_rows: self.rejected_rows,
+            batch: self.batch_id.map(|id| format!("actBatches/{id}")).unwrap_or_default(),
+            error: self.error,
+            cancel_requested: self.cancel_requested,
+            create_time: Some(timestamp(self.created_at)),
+            update_time: Some(timestamp(self.updated_at)),
+        }
+    }
+}
+
+/// The progress record of one import, written outside its transaction.
+struct Operation<'a> {
+    pool: &'a PgPool,
+    caller: &'a str,
+    request_id: &'a str,
+}
+
+impl Operation<'_> {
+    async fn start(&self) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO import_operation (caller, request_id, state) VALUES ($1, $2, 'RUNNING') \
+             ON CONFLICT (caller, request_id) DO UPDATE SET state = 'RUNNING', rows_received = 0, accepted_rows = 0, \
+             rejected_rows = 0, batch_id = NULL, error = '', cancel_requested = false, created_at = now(), updated_at = now()",
+        )
+        .bind(self.caller)
+        .bind(self.request_id)
+        .execute(self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records progress; true when a cancellation was asked.
+    async fn progress(&self, received: i64, accepted: i64, rejected: i64) -> Result<bool> {
+        let cancel: Option<(bool,)> = sqlx::query_as(
+            "UPDATE import_operation SET rows_received = $3, accepted_rows = $4, rejected_rows = $5, updated_at = now() \
+             WHERE caller = $1 AND request_id = $2 RETURNING cancel_requested",
+        )
+        .bind(self.caller)
+        .bind(self.request_id)
+        .bind(received)
+        .bind(accepted)
+        .bind(rejected)
+        .fetch_optional(self.pool)
+        .await?;
+        Ok(cancel.is_some_and(|c| c.0))
+    }
+
+    /// Records the outcome; a failure to record it is logged, never hides it.
+    async fn finish(&self, outcome: &Result<BatchRow>) {
+        let (state, batch, error) = match outcome {
+            Ok(b) => ("SUCCEEDED", Some(b.id), String::new()),
+            Err(ActivityError::Cancelled(_)) => ("CANCELLED", None, "cancelled by the client".to_owned()),
+            Err(e) => ("FAILED", None, e.to_string()),
+        };
+        let (received, accepted, rejected) = match outcome {
+            Ok(b) => (Some(b.total_rows), Some(b.accepted_rows), Some(b.rejected_rows)),
+            Err(_) => (None, None, None),
+        };
+        let updated = sqlx::query(
+            "UPDATE import_operation SET state = $3, batch_id = $4, error = $5, updated_at = now(), \
+             rows_received = coalesce($6, rows_received), accepted_rows = coalesce($7, accepted_rows), rejected_rows = coalesce($8, rejected_rows) \
+             WHERE caller = $1 AND request_id = $2",
+        )
+        .bind(self.caller)
+        .bind(self.request_id)
+        .bind(state)
+        .bind(batch)
+        .bind(error)
+        .bind(received)
+        .bind(accepted)
+        .bind(rejected)
+        .execute(self.pool)
+        .await;
+        if let Err(e) = updated {
+            tracing::warn!(error = %e, request_id = self.request_id, "could not record the outcome of an import");
+        }
+    }
 }
 
 fn request_id_reused(request_id: &str) -> ActivityError {
