@@ -98,6 +98,20 @@ impl Platform {
         Ok(platform)
     }
 
+    /// FINESS of the demo health centres (with their own FINESS) open all of
+    /// 2018 and not closed, as the activity service's registry cache has them.
+    pub async fn open_health_centres(&self) -> anyhow::Result<Vec<String>> {
+        let db = sqlx::PgPool::connect(&self.database_url).await?;
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT finess FROM activity.structure_cache WHERE category = 'HEALTH_CENTRE' AND level = 'ESTABLISHMENT' \
+             AND open_date <= '2018-01-01' AND close_date IS NULL ORDER BY finess",
+        )
+        .fetch_all(&db)
+        .await?;
+        db.close().await;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
     async fn wait_ready(&self) -> anyhow::Result<()> {
         let client = reqwest::Client::new();
         for _ in 0..100 {

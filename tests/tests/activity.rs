@@ -57,9 +57,11 @@ fn rows(centres: &[String]) -> Vec<pb::ActInput> {
     out
 }
 
-async fn import(p: &Platform, request_id: &str, all: &[pb::ActInput]) -> pb::ActBatch {
-    let channel = tonic::transport::Channel::from_shared(p.gateway_url.clone()).expect("url").connect().await.expect("connect");
-    let mut client = ActivityServiceClient::new(channel).max_encoding_message_size(64 << 20);
+/// An authenticated ImportActs call through the gateway: header, then the rows in chunks.
+fn import_request(
+    request_id: &str,
+    all: &[pb::ActInput],
+) -> tonic::Request<impl tokio_stream::Stream<Item = pb::ImportActsRequest> + use<>> {
     let mut messages = vec![pb::ImportActsRequest {
         part: Some(pb::import_acts_request::Part::Header(pb::ImportHeader {
             request_id: request_id.into(),
@@ -74,7 +76,16 @@ async fn import(p: &Platform, request_id: &str, all: &[pb::ActInput]) -> pb::Act
     let mut request = tonic::Request::new(tokio_stream::iter(messages));
     let auth: MetadataValue<_> = format!("Bearer {ADMIN_KEY}").parse().expect("header");
     request.metadata_mut().insert("authorization", auth);
-    client.import_acts(request).await.expect("import").into_inner().batch.expect("batch")
+    request
+}
+
+async fn activity_client(p: &Platform) -> ActivityServiceClient<tonic::transport::Channel> {
+    let channel = tonic::transport::Channel::from_shared(p.gateway_url.clone()).expect("url").connect().await.expect("connect");
+    ActivityServiceClient::new(channel).max_encoding_message_size(64 << 20)
+}
+
+async fn import(p: &Platform, request_id: &str, all: &[pb::ActInput]) -> pb::ActBatch {
+    activity_client(p).await.import_acts(import_request(request_id, all)).await.expect("import").into_inner().batch.expect("batch")
 }
 
 async fn opening_rate(p: &Platform) -> Value {
@@ -92,15 +103,7 @@ fn counts(v: &Value) -> (String, String, String, String) {
 #[tokio::test]
 async fn the_2018_general_medicine_opening_rate_through_the_gateway() {
     let p = Platform::start().await.expect("platform");
-    let db = sqlx::PgPool::connect(&p.database_url).await.expect("db");
-    let centres: Vec<(String,)> = sqlx::query_as(
-        "SELECT finess FROM activity.structure_cache WHERE category = 'HEALTH_CENTRE' AND level = 'ESTABLISHMENT' \
-         AND open_date <= '2018-01-01' AND close_date IS NULL ORDER BY finess",
-    )
-    .fetch_all(&db)
-    .await
-    .expect("centres");
-    let centres: Vec<String> = centres.into_iter().map(|c| c.0).collect();
+    let centres = p.open_health_centres().await.expect("centres");
     assert!(centres.len() > 100);
     let all = rows(&centres);
     assert_eq!(all.len() as i64, MINER_ACTS + OTHER_ACTS);
@@ -131,14 +134,7 @@ async fn the_2018_general_medicine_opening_rate_through_the_gateway() {
 #[tokio::test]
 async fn csv_and_ndjson_uploads_through_the_gateway() {
     let p = Platform::start().await.expect("platform");
-    let db = sqlx::PgPool::connect(&p.database_url).await.expect("db");
-    let (finess,): (String,) = sqlx::query_as(
-        "SELECT finess FROM activity.structure_cache WHERE category = 'HEALTH_CENTRE' AND level = 'ESTABLISHMENT' \
-         AND open_date <= '2018-01-01' AND close_date IS NULL ORDER BY finess LIMIT 1",
-    )
-    .fetch_one(&db)
-    .await
-    .expect("centre");
+    let finess = p.open_health_centres().await.expect("centres").remove(0);
     let upload = |content_type: &'static str, key: &'static str, body: String| {
         let url = format!("{}/v1/actBatches:upload?sourceSystem=MLM", p.gateway_url);
         async move {
@@ -185,34 +181,14 @@ async fn csv_and_ndjson_uploads_through_the_gateway() {
 async fn a_running_import_reports_progress_and_can_be_cancelled() {
     let p = Platform::start().await.expect("platform");
     let db = sqlx::PgPool::connect(&p.database_url).await.expect("db");
-    let centres: Vec<(String,)> = sqlx::query_as(
-        "SELECT finess FROM activity.structure_cache WHERE category = 'HEALTH_CENTRE' AND level = 'ESTABLISHMENT' \
-         AND open_date <= '2018-01-01' AND close_date IS NULL ORDER BY finess",
-    )
-    .fetch_all(&db)
-    .await
-    .expect("centres");
-    let centres: Vec<String> = centres.into_iter().map(|c| c.0).collect();
+    let centres = p.open_health_centres().await.expect("centres");
     let all: Vec<pb::ActInput> = rows(&centres).into_iter().take(400_000).collect();
 
     // A slow sender: one chunk every 100 ms.
-    let channel = tonic::transport::Channel::from_shared(p.gateway_url.clone()).expect("url").connect().await.expect("connect");
-    let mut client = ActivityServiceClient::new(channel).max_encoding_message_size(64 << 20);
-    let mut messages = vec![pb::ImportActsRequest {
-        part: Some(pb::import_acts_request::Part::Header(pb::ImportHeader {
-            request_id: "slow-1".into(),
-            source_system: "MLM".into(),
-            format: 0,
-        })),
-    }];
-    messages.extend(
-        all.chunks(CHUNK)
-            .map(|c| pb::ImportActsRequest { part: Some(pb::import_acts_request::Part::Rows(pb::ActRows { acts: c.to_vec() })) }),
-    );
-    let slow = tokio_stream::StreamExt::throttle(tokio_stream::iter(messages), std::time::Duration::from_millis(100));
-    let mut request = tonic::Request::new(slow);
-    let auth: MetadataValue<_> = format!("Bearer {ADMIN_KEY}").parse().expect("header");
-    request.metadata_mut().insert("authorization", auth);
+    let mut client = activity_client(&p).await;
+    let (metadata, extensions, stream) = import_request("slow-1", &all).into_parts();
+    let slow = tokio_stream::StreamExt::throttle(stream, std::time::Duration::from_millis(100));
+    let request = tonic::Request::from_parts(metadata, extensions, slow);
     let import = tokio::spawn(async move { client.import_acts(request).await });
 
     let http = reqwest::Client::new();
