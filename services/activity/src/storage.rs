@@ -486,6 +486,8 @@ impl Store {
     /// Moves the staged rows into `act` (batch `id`) and folds them into the rollups.
     async fn fold_staged(conn: &mut PgConnection, id: Uuid) -> Result<()> {
         // Acts, then the distinct-patient rollup from the inserted rows (it needs their ids).
+        // The last act of a patient in a cell is max(LAST_ACT_KEY): one hash
+        // aggregate, no sort (an ORDER BY inside array_agg sorted every row).
         sqlx::query(
             "WITH ins AS ( \
                INSERT INTO act (batch_id, row_number, act_date, structure_id, region, line, nomenclature, code, mode, scheme, patient, \
@@ -494,9 +496,11 @@ impl Store {
                       amount_cents, source_ref FROM act_stage \
                RETURNING id, act_date, structure_id, region, line, scheme, patient) \
              INSERT INTO patient_month AS pm (month, structure_id, region, line, patient, last_date, last_act, last_scheme, acts) \
-             SELECT date_trunc('month', act_date)::date, structure_id, region, line, patient, max(act_date), \
-                    (array_agg(id ORDER BY act_date DESC, id DESC))[1], (array_agg(scheme ORDER BY act_date DESC, id DESC))[1], count(*) \
-             FROM ins GROUP BY 1, 2, 3, 4, 5 \
+             SELECT month, structure_id, region, line, patient, DATE '1900-01-01' + (k >> 44)::int, (k >> 2) & 4398046511103, \
+                    (k & 3)::smallint, n \
+             FROM (SELECT date_trunc('month', act_date)::date AS month, structure_id, region, line, patient, \
+                          max(((act_date - DATE '1900-01-01')::bigint << 44) | (id << 2) | scheme) AS k, count(*) AS n \
+                   FROM ins GROUP BY 1, 2, 3, 4, 5) g \
              ON CONFLICT (line, month, structure_id, patient) DO UPDATE SET \
                acts = pm.acts + EXCLUDED.acts, \
                last_scheme = CASE WHEN (EXCLUDED.last_date, EXCLUDED.last_act) > (pm.last_date, pm.last_act) THEN EXCLUDED.last_scheme ELSE pm.last_scheme END, \
@@ -845,19 +849,43 @@ impl Store {
             })
             .collect();
         if !dims.contains(&Dim::Mode) {
-            // Distinct patients per cell; with a scheme split, each patient's last scheme in the cell (R5).
-            let cell_dims: Vec<&str> = dims.iter().filter(|d| **d != Dim::Scheme).map(|d| col(*d, true)).collect();
-            let partition = cell_dims.iter().map(|c| format!("{c}, ")).collect::<String>();
-            let source = if aligned {
-                format!(
-                    "SELECT DISTINCT ON ({partition}patient) * FROM patient_month WHERE {filter} ORDER BY {partition}patient, last_date DESC, last_act DESC"
-                )
-            } else {
-                format!(
-                    "SELECT DISTINCT ON ({partition}patient) * FROM act WHERE {filter} ORDER BY {partition}patient, act_date DESC, id DESC"
-                )
+            // Distinct patients per cell; with a scheme split, each patient's
+            // last scheme in the cell (R5), found by max(last_act_key).
+            let names = |d: Dim| match d {
+                Dim::Line => "line",
+                Dim::Scheme => "scheme",
+                Dim::Mode => "mode",
+                Dim::Region => "region",
+                Dim::Structure => "structure_id",
+                Dim::Month => "month",
             };
-            let sql = format!("SELECT {}, count(*), 0::bigint FROM ({source}) p{}", select(true), group(true, false));
+            let cell: Vec<Dim> = dims.iter().copied().filter(|d| *d != Dim::Scheme).collect();
+            let inner_cols: String = cell.iter().map(|d| format!("{} AS {}, ", col(*d, true), names(*d))).collect();
+            let inner_group: String = cell.iter().map(|d| format!("{}, ", col(*d, true))).collect();
+            let key = if aligned { last_act_key("last_date", "last_act", "last_scheme") } else { last_act_key("act_date", "id", "scheme") };
+            let pick = |d: Dim, cast: &str| {
+                if !dims.contains(&d) {
+                    format!("NULL{cast}")
+                } else if d == Dim::Scheme {
+                    "(k & 3)::smallint".to_owned()
+                } else {
+                    names(d).to_owned()
+                }
+            };
+            let outer = format!(
+                "{} AS line, {} AS scheme, {} AS mode, {} AS region, {} AS structure_id, {} AS month",
+                pick(Dim::Line, "::smallint"),
+                pick(Dim::Scheme, "::smallint"),
+                pick(Dim::Mode, "::smallint"),
+                pick(Dim::Region, "::smallint"),
+                pick(Dim::Structure, "::uuid"),
+                pick(Dim::Month, "::date"),
+            );
+            let outer_group: Vec<String> = dims.iter().map(|d| if *d == Dim::Scheme { "(k & 3)".to_owned() } else { names(*d).to_owned() }).collect();
+            let outer_group = if outer_group.is_empty() { String::new() } else { format!(" GROUP BY {}", outer_group.join(", ")) };
+            let patients_table = if aligned { "patient_month" } else { "act" };
+            let source = format!("SELECT {inner_cols}patient, max({key}) AS k FROM {patients_table} WHERE {filter} GROUP BY {inner_group}patient");
+            let sql = format!("SELECT {outer}, count(*), 0::bigint FROM ({source}) p{outer_group}");
             let rows: Vec<CellRow> =
                 sqlx::query_as(&sql).bind(line).bind(start).bind(end).bind(region).bind(&structures).fetch_all(&self.pool).await?;
             for r in rows {
@@ -919,6 +947,14 @@ pub fn parse_act_name(name: &str) -> Option<(Uuid, i64)> {
     let rest = name.strip_prefix("actBatches/")?;
     let (batch, row) = rest.split_once("/acts/")?;
     Some((Uuid::parse_str(batch).ok()?, row.parse().ok().filter(|r: &i64| *r > 0)?))
+}
+
+/// SQL of a bigint that orders acts by (date, id) and carries the scheme, so
+/// that "the scheme of the last act" is a plain `max()`, a hash aggregate
+/// rather than a sort: days since 1900 in bits 44–62, the act id in bits
+/// 2–43, the scheme in bits 0–1 (`key & 3`).
+fn last_act_key(date: &str, id: &str, scheme: &str) -> String {
+    format!("((({date} - DATE '1900-01-01')::bigint << 44) | ({id} << 2) | {scheme})")
 }
 
 /// No progress for this long: the sender or the service stopped.
