@@ -12,9 +12,11 @@ source "$FILIERIS_ROOT/scripts/lib/postgres.sh"
 # Backend services, started in this order before the gateway. One line each:
 # "<name> <default address> <seed|->"; the binary is filieris-<name>, its
 # address FILIERIS_<NAME>_ADDR, and the gateway gets FILIERIS_<NAME>_URL.
-# "seed" runs `filieris-<name> seed-demo` before the service starts.
+# "seed" runs `filieris-<name> seed-demo` just before the service starts, once
+# the services above it are serving (the activity seed reads the registry).
 SERVICES=(
   "registry 127.0.0.1:50051 seed"
+  "activity 127.0.0.1:50052 seed"
 )
 GATEWAY_DEFAULT_ADDR=127.0.0.1:8080
 
@@ -136,6 +138,16 @@ fi
 # Only the gateway is given the admin key; every process needs the internal key.
 unset FILIERIS_DEV_API_KEY
 export FILIERIS_INTERNAL_KEY="${FILIERIS_INTERNAL_KEY:-$(key_file internal-key)}"
+# Patient pseudonym key: given to the activity service only.
+PSEUDONYM_KEY=${FILIERIS_PSEUDONYM_KEY:-$(key_file pseudonym-key)}
+unset FILIERIS_PSEUDONYM_KEY
+
+# service_env NAME: the extra VAR=VALUE words of one service, one a line.
+service_env() {
+  case $1 in
+    activity) printf '%s\n' "FILIERIS_PSEUDONYM_KEY=$PSEUDONYM_KEY" ;;
+  esac
+}
 
 # --- build -------------------------------------------------------------------
 # Dev profile, like the tests, so `scripts/test.sh` reuses the same build.
@@ -201,19 +213,16 @@ check_free gateway "$GATEWAY_ADDR" FILIERIS_GATEWAY_ADDR
 
 for entry in "${SERVICES[@]}"; do
   read -r name _ seed <<<"$entry"
+  addr_var="FILIERIS_$(upper "$name")_ADDR"
+  mapfile -t extra < <(service_env "$name")
   if [[ $seed == seed ]]; then
     say "loading demo data ($name seed-demo)"
-    "$BIN_DIR/filieris-$name" seed-demo >"$LOG_DIR/$name-seed.log" 2>&1 || {
+    env "${extra[@]}" "$BIN_DIR/filieris-$name" seed-demo >"$LOG_DIR/$name-seed.log" 2>&1 || {
       log_tail "$name-seed"
       die "filieris-$name seed-demo failed"
     }
   fi
-done
-
-for entry in "${SERVICES[@]}"; do
-  read -r name _ _ <<<"$entry"
-  addr_var="FILIERIS_$(upper "$name")_ADDR"
-  start "$name" "${!addr_var}"
+  start "$name" "${!addr_var}" "${extra[@]}"
   wait_until "$name" "${PIDS[-1]}" tcp_open "${!addr_var}"
 done
 
@@ -237,6 +246,7 @@ Filieris is running.
 
   Try:
     curl -H "Authorization: Bearer $DEV_KEY" "$GATEWAY_URL/v1/structures?page_size=5"
+    curl -H "Authorization: Bearer $DEV_KEY" "$GATEWAY_URL/v1/openingRate?period=2018&line=ACTIVITY_LINE_GENERAL_MEDICINE"
 
 Press Ctrl-C to stop.
 EOF

@@ -65,15 +65,16 @@ impl Platform {
         let pseudonyms = filieris_kernel::pseudonym::PseudonymKey::from_hex(PSEUDONYM_KEY).map_err(|e| anyhow::anyhow!("{e}"))?;
         let store = filieris_activity::storage::Store::new(activity_pool.clone(), pseudonyms);
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{registry_addr}"))?.connect_lazy();
-        let sync = filieris_activity::registry_sync::RegistrySync::new(channel, key.clone(), store.clone());
+        let sync = filieris_activity::registry_sync::RegistrySync::new(channel.clone(), key.clone(), store.clone());
         let (feed, handler) = sync.clone().into_arcs();
         let consumer = filieris_runtime::events::Consumer::new(activity_pool.clone(), "registry", "activity", feed, handler, None);
         consumer.catch_up().await?;
         let (listener, activity_addr) = free_listener().await?;
         let (tx, rx) = oneshot::channel::<()>();
         stops.push(tx);
-        let api = filieris_activity::grpc::ActivityApi::new(store, sync);
-        tokio::spawn(filieris_activity::serve(listener, api, activity_pool, key, Duration::from_secs(1), async {
+        let api = filieris_activity::grpc::ActivityApi::new(store.clone(), sync);
+        let records = filieris_activity::records::RecordsApi::new(store, channel, key.clone());
+        tokio::spawn(filieris_activity::serve(listener, api, records, activity_pool, key, Duration::from_secs(1), async {
             let _ = rx.await;
         }));
 

@@ -9,16 +9,20 @@
 pub mod domain;
 pub mod error;
 pub mod grpc;
+pub mod records;
 pub mod registry_sync;
 pub mod storage;
+pub mod synth;
 
 use std::future::Future;
 use std::time::Duration;
 
+use filieris_proto::activity::activity_records_service_server::ActivityRecordsServiceServer;
 use filieris_proto::activity::activity_service_server::ActivityServiceServer;
 use filieris_runtime::config::InternalKey;
 use filieris_runtime::identity::IdentityInterceptor;
 use tokio::net::TcpListener;
+use tonic::service::interceptor::InterceptedService;
 
 /// The service's PostgreSQL schema.
 pub const SCHEMA: &str = "activity";
@@ -30,17 +34,20 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// Largest gRPC message accepted (an import chunk).
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
-/// Serves the activity API on `listener` until `shutdown` completes.
+/// Serves the acts API and the records API on `listener` until `shutdown`
+/// completes.
 pub async fn serve(
     listener: TcpListener,
-    api: grpc::ActivityApi,
+    activity: grpc::ActivityApi,
+    records: records::RecordsApi,
     pool: sqlx::PgPool,
     key: InternalKey,
     grace: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let server = ActivityServiceServer::new(api).max_decoding_message_size(MAX_MESSAGE_BYTES);
-    let service = tonic::service::interceptor::InterceptedService::new(server, IdentityInterceptor::new(key));
-    let routes = tonic::service::Routes::new(service);
-    filieris_runtime::server::serve(listener, routes, pool, &[SERVICE_NAME], grace, shutdown).await
+    let acts = ActivityServiceServer::new(activity).max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let records = ActivityRecordsServiceServer::new(records);
+    let routes = tonic::service::Routes::new(InterceptedService::new(acts, IdentityInterceptor::new(key.clone())))
+        .add_service(InterceptedService::new(records, IdentityInterceptor::new(key)));
+    filieris_runtime::server::serve(listener, routes, pool, &[SERVICE_NAME, records::SERVICE_NAME], grace, shutdown).await
 }

@@ -881,10 +881,12 @@ impl Store {
                 pick(Dim::Structure, "::uuid"),
                 pick(Dim::Month, "::date"),
             );
-            let outer_group: Vec<String> = dims.iter().map(|d| if *d == Dim::Scheme { "(k & 3)".to_owned() } else { names(*d).to_owned() }).collect();
+            let outer_group: Vec<String> =
+                dims.iter().map(|d| if *d == Dim::Scheme { "(k & 3)".to_owned() } else { names(*d).to_owned() }).collect();
             let outer_group = if outer_group.is_empty() { String::new() } else { format!(" GROUP BY {}", outer_group.join(", ")) };
             let patients_table = if aligned { "patient_month" } else { "act" };
-            let source = format!("SELECT {inner_cols}patient, max({key}) AS k FROM {patients_table} WHERE {filter} GROUP BY {inner_group}patient");
+            let source =
+                format!("SELECT {inner_cols}patient, max({key}) AS k FROM {patients_table} WHERE {filter} GROUP BY {inner_group}patient");
             let sql = format!("SELECT {outer}, count(*), 0::bigint FROM ({source}) p{outer_group}");
             let rows: Vec<CellRow> =
                 sqlx::query_as(&sql).bind(line).bind(start).bind(end).bind(region).bind(&structures).fetch_all(&self.pool).await?;
