@@ -1,23 +1,14 @@
 //! Activity behaviour against a real PostgreSQL and a real registry server
 //! (in process, on a free port), one fresh database per test.
 
-use std::time::Duration;
+mod common;
 
 use filieris_activity::grpc::ActivityApi;
-use filieris_activity::registry_sync::RegistrySync;
-use filieris_activity::storage::Store;
-use filieris_kernel::pseudonym::PseudonymKey;
 use filieris_proto::activity as pb;
 use filieris_proto::activity::activity_service_server::ActivityService;
-use filieris_runtime::config::InternalKey;
-use filieris_runtime::events::Consumer;
-use filieris_runtime::identity::{CallerKind, Identity};
-use filieris_runtime::testing::TestDatabase;
+use filieris_runtime::identity::Identity;
 use sqlx::PgPool;
 use tonic::{Code, Request};
-
-const INTERNAL: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-const PSEUDO: &str = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
 
 struct Env {
     api: ActivityApi,
@@ -29,7 +20,7 @@ struct Env {
 }
 
 fn admin() -> Identity {
-    Identity { caller: "job:test-import".into(), kind: CallerKind::Job, roles: vec!["admin".into()], scopes: vec!["*".into()] }
+    common::admin("job:test-import")
 }
 
 fn req<T>(body: T) -> Request<T> {
@@ -39,36 +30,8 @@ fn req<T>(body: T) -> Request<T> {
 }
 
 async fn setup() -> Env {
-    let db = TestDatabase::create().await.expect("db");
-    let key = InternalKey::from_hex(INTERNAL).expect("key");
-    let reg_pool =
-        filieris_runtime::db::connect(&db.url, filieris_registry::SCHEMA, 4, &filieris_registry::MIGRATOR).await.expect("registry db");
-    filieris_registry::seed::load_demo(&filieris_registry::storage::Store::new(reg_pool.clone())).await.expect("seed");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(filieris_registry::serve(listener, reg_pool.clone(), key.clone(), Duration::from_secs(1), async {
-        let _ = stop_rx.await;
-    }));
-
-    let pool =
-        filieris_runtime::db::connect(&db.url, filieris_activity::SCHEMA, 4, &filieris_activity::MIGRATOR).await.expect("activity db");
-    let store = Store::new(pool.clone(), PseudonymKey::from_hex(PSEUDO).expect("pseudo key"));
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).expect("url").connect_lazy();
-    let sync = RegistrySync::new(channel, key, store.clone());
-    let (feed, handler) = sync.clone().into_arcs();
-    let consumer = Consumer::new(pool.clone(), "registry", "activity-test", feed, handler, None);
-    consumer.catch_up().await.expect("cache filled from the registry's change feed");
-    assert!(store.cached_structures().await.expect("count") >= 200);
-
-    let centres: Vec<(String,)> = sqlx::query_as(
-        "SELECT finess FROM structure_cache WHERE category = 'HEALTH_CENTRE' AND level = 'ESTABLISHMENT' \
-         AND open_date <= '2018-01-01' AND close_date IS NULL ORDER BY finess",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("centres");
-    Env { api: ActivityApi::new(store, sync), pool, centres: centres.into_iter().map(|c| c.0).collect(), _stop: stop_tx }
+    let h = common::harness().await;
+    Env { api: ActivityApi::new(h.store, h.sync), pool: h.pool, centres: h.centres, _stop: h.stop }
 }
 
 fn nir_act(finess: &str, date: &str, nir: &str, scheme: pb::Scheme) -> pb::ActInput {

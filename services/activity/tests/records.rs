@@ -3,26 +3,21 @@
 //! database per test. Reference figures come from the domain notes
 //! (activity.md §1.3, §3.2, §3.3, §3.6).
 
-use std::time::Duration;
+mod common;
 
 use filieris_activity::records::RecordsApi;
-use filieris_activity::registry_sync::RegistrySync;
 use filieris_activity::storage::Store;
-use filieris_kernel::pseudonym::PseudonymKey;
 use filieris_proto::activity as pb;
 use filieris_proto::activity::activity_records_service_server::ActivityRecordsService;
 use filieris_proto::registry as reg;
 use filieris_proto::registry::registry_service_client::RegistryServiceClient;
 use filieris_runtime::config::InternalKey;
 use filieris_runtime::events::Consumer;
-use filieris_runtime::identity::{CallerKind, Identity};
-use filieris_runtime::testing::TestDatabase;
+use filieris_runtime::identity::Identity;
 use sqlx::PgPool;
 use tonic::{Code, Request, Status};
 use tonic_types::StatusExt;
 
-const INTERNAL: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-const PSEUDO: &str = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
 // Valid NIRs of the domain notes.
 const NIR_A: &str = "189127512501282";
 const NIR_B: &str = "255081416802538";
@@ -39,7 +34,7 @@ struct Env {
 }
 
 fn admin() -> Identity {
-    Identity { caller: "job:test-records".into(), kind: CallerKind::Job, roles: vec!["admin".into()], scopes: vec!["*".into()] }
+    common::admin("job:test-records")
 }
 
 fn req<T>(body: T) -> Request<T> {
@@ -49,42 +44,15 @@ fn req<T>(body: T) -> Request<T> {
 }
 
 async fn setup() -> Env {
-    let db = TestDatabase::create().await.expect("db");
-    let key = InternalKey::from_hex(INTERNAL).expect("key");
-    let reg_pool =
-        filieris_runtime::db::connect(&db.url, filieris_registry::SCHEMA, 4, &filieris_registry::MIGRATOR).await.expect("registry db");
-    filieris_registry::seed::load_demo(&filieris_registry::storage::Store::new(reg_pool.clone())).await.expect("seed");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(filieris_registry::serve(listener, reg_pool.clone(), key.clone(), Duration::from_secs(1), async {
-        let _ = stop_rx.await;
-    }));
-
-    let pool =
-        filieris_runtime::db::connect(&db.url, filieris_activity::SCHEMA, 4, &filieris_activity::MIGRATOR).await.expect("activity db");
-    let store = Store::new(pool.clone(), PseudonymKey::from_hex(PSEUDO).expect("pseudo key"));
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).expect("url").connect_lazy();
-    let sync = RegistrySync::new(channel.clone(), key.clone(), store.clone());
-    let (feed, handler) = sync.into_arcs();
-    let consumer = Consumer::new(pool.clone(), "registry", "activity-test", feed, handler, None);
-    consumer.catch_up().await.expect("cache filled from the registry's change feed");
-    let centres: Vec<(String,)> = sqlx::query_as(
-        "SELECT finess FROM structure_cache WHERE category = 'HEALTH_CENTRE' AND level = 'ESTABLISHMENT' \
-         AND open_date <= '2018-01-01' AND close_date IS NULL ORDER BY finess",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("centres");
-    assert!(centres.len() >= 3);
+    let h = common::harness().await;
     Env {
-        api: RecordsApi::new(store.clone(), channel.clone(), key),
-        store,
-        pool,
-        centres: centres.into_iter().map(|c| c.0).collect(),
-        registry: RegistryServiceClient::new(channel),
-        consumer,
-        _stop: stop_tx,
+        api: RecordsApi::new(h.store.clone(), h.channel.clone(), h.key),
+        store: h.store,
+        pool: h.pool,
+        centres: h.centres,
+        registry: RegistryServiceClient::new(h.channel),
+        consumer: h.consumer,
+        _stop: h.stop,
     }
 }
 
@@ -112,7 +80,7 @@ async fn closed(env: &Env) -> (String, chrono::NaiveDate) {
         reason: "regroupement".into(),
         ..Default::default()
     });
-    admin().attach(&InternalKey::from_hex(INTERNAL).expect("key"), &mut r);
+    admin().attach(&InternalKey::from_hex(common::INTERNAL).expect("key"), &mut r);
     env.registry.clone().close_structure(r).await.expect("closed in the registry");
     env.consumer.catch_up().await.expect("cache updated");
     let (close_date,): (Option<chrono::NaiveDate>,) = sqlx::query_as("SELECT close_date FROM structure_cache WHERE finess = $1")
@@ -525,7 +493,7 @@ async fn hospital_occupancy_above_100_percent_is_returned_uncapped() {
     let dead_addr = dead.local_addr().expect("addr");
     drop(dead);
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{dead_addr}")).expect("url").connect_lazy();
-    let offline = RecordsApi::new(env.store.clone(), channel, InternalKey::from_hex(INTERNAL).expect("key"));
+    let offline = RecordsApi::new(env.store.clone(), channel, InternalKey::from_hex(common::INTERNAL).expect("key"));
     let err = offline
         .get_hospital_occupancy(req(pb::GetHospitalOccupancyRequest { finess: hospital, month: "202303".into() }))
         .await
