@@ -2,7 +2,7 @@
 //!
 //! An import is one transaction: valid rows are streamed with COPY into a
 //! temporary staging table, then moved into `act` and folded into the rollups
-//! (`act_month`, `patient_month`) set-wise, together with the batch record,
+//! (`act_month`, `patient_month`, `patient_year`) set-wise, together with the batch record,
 //! the audit row and the change-feed row. A crash before COMMIT leaves
 //! nothing; a re-sent batch (same caller and request id) finds its record and
 //! gets the same summary back.
@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use filieris_kernel::Period;
+use filieris_kernel::period::PeriodKind;
 use filieris_kernel::pseudonym::PseudonymKey;
 use filieris_proto::activity as pb;
 use filieris_runtime::identity::Identity;
@@ -32,6 +33,10 @@ use crate::error::{ActivityError, DOMAIN, Result};
 pub const MAX_STORED_ERRORS: usize = 1000;
 /// COPY buffer flushed past this size.
 const COPY_CHUNK: usize = 1 << 20;
+/// Imports at least this large refresh the planner statistics.
+const ANALYZE_AFTER_ROWS: i64 = 100_000;
+/// `patient_year.region` of the national rows.
+const NATION: i16 = -1;
 
 /// The activity service's data access.
 #[derive(Clone)]
@@ -357,7 +362,18 @@ impl Store {
         op.start().await?;
         let loaded = self.load_fresh(tx, ctx, &mut chunks, hasher, &structures, &op).await;
         op.finish(&loaded).await;
-        Ok(loaded?.to_proto(true))
+        let batch = loaded?;
+        if batch.accepted_rows >= ANALYZE_AFTER_ROWS {
+            // Fresh statistics for the query plans now rather than at
+            // autovacuum's next pass; off the response path.
+            let pool = self.pool.clone();
+            tokio::spawn(async move {
+                if let Err(e) = sqlx::query("ANALYZE act, act_month, patient_month, patient_year").execute(&pool).await {
+                    tracing::warn!(error = %e, "ANALYZE after a large import failed");
+                }
+            });
+        }
+        Ok(batch.to_proto(true))
     }
 
     /// Streams, validates and stores a new batch in `tx`, reporting progress
@@ -471,43 +487,61 @@ impl Store {
         Ok(batch)
     }
 
-    /// The temporary staging table of one import (dropped at commit).
+    /// The temporary staging table of one import (dropped at commit). Each
+    /// staged row takes its `act` id from the table's sequence as it is
+    /// copied, so the rollups can be computed from the staging table (no WAL,
+    /// no index) instead of reading the inserted acts back.
     async fn create_stage(conn: &mut PgConnection) -> Result<()> {
         sqlx::query(
-            "CREATE TEMP TABLE act_stage (row_number BIGINT, act_date DATE, structure_id UUID, region SMALLINT, line SMALLINT, \
-             nomenclature SMALLINT, code TEXT, mode SMALLINT, scheme SMALLINT, patient BYTEA, identity_basis SMALLINT, \
-             amount_cents BIGINT, source_ref TEXT) ON COMMIT DROP",
+            "CREATE TEMP TABLE act_stage (id BIGINT NOT NULL DEFAULT nextval('act_id_seq'), row_number BIGINT, act_date DATE, \
+             structure_id UUID, region SMALLINT, line SMALLINT, nomenclature SMALLINT, code TEXT, mode SMALLINT, scheme SMALLINT, \
+             patient BYTEA, identity_basis SMALLINT, amount_cents BIGINT, source_ref TEXT) ON COMMIT DROP",
         )
         .execute(conn)
         .await?;
         Ok(())
     }
 
-    /// Moves the staged rows into `act` (batch `id`) and folds them into the rollups.
+    /// Moves the staged rows into `act` (batch `id`) and folds them into the
+    /// rollups: `act_month`, `patient_month` and `patient_year`.
     async fn fold_staged(conn: &mut PgConnection, id: Uuid) -> Result<()> {
-        // Acts, then the distinct-patient rollup from the inserted rows (it needs their ids).
-        // The last act of a patient in a cell is max(LAST_ACT_KEY): one hash
-        // aggregate, no sort (an ORDER BY inside array_agg sorted every row).
+        // The patient aggregates of a national year stay in memory at 64 MB
+        // (they spill to disk at the default 4 MB).
+        sqlx::query("SET LOCAL work_mem = '64MB'").execute(&mut *conn).await?;
         sqlx::query(
-            "WITH ins AS ( \
-               INSERT INTO act (batch_id, row_number, act_date, structure_id, region, line, nomenclature, code, mode, scheme, patient, \
-                                identity_basis, amount_cents, source_ref) \
-               SELECT $1, row_number, act_date, structure_id, region, line, nomenclature, code, mode, scheme, patient, identity_basis, \
-                      amount_cents, source_ref FROM act_stage \
-               RETURNING id, act_date, structure_id, region, line, scheme, patient) \
-             INSERT INTO patient_month AS pm (month, structure_id, region, line, patient, last_date, last_act, last_scheme, acts) \
-             SELECT month, structure_id, region, line, patient, DATE '1900-01-01' + (k >> 44)::int, (k >> 2) & 4398046511103, \
-                    (k & 3)::smallint, n \
-             FROM (SELECT date_trunc('month', act_date)::date AS month, structure_id, region, line, patient, \
-                          max(((act_date - DATE '1900-01-01')::bigint << 44) | (id << 2) | scheme) AS k, count(*) AS n \
-                   FROM ins GROUP BY 1, 2, 3, 4, 5) g \
-             ON CONFLICT (line, month, structure_id, patient) DO UPDATE SET \
-               acts = pm.acts + EXCLUDED.acts, \
-               last_scheme = CASE WHEN (EXCLUDED.last_date, EXCLUDED.last_act) > (pm.last_date, pm.last_act) THEN EXCLUDED.last_scheme ELSE pm.last_scheme END, \
-               last_act = CASE WHEN (EXCLUDED.last_date, EXCLUDED.last_act) > (pm.last_date, pm.last_act) THEN EXCLUDED.last_act ELSE pm.last_act END, \
-               last_date = GREATEST(pm.last_date, EXCLUDED.last_date)",
+            "INSERT INTO act (id, batch_id, row_number, act_date, structure_id, region, line, nomenclature, code, mode, scheme, patient, \
+                              identity_basis, amount_cents, source_ref) \
+             SELECT id, $1, row_number, act_date, structure_id, region, line, nomenclature, code, mode, scheme, patient, identity_basis, \
+                    amount_cents, source_ref FROM act_stage",
         )
         .bind(id)
+        .execute(&mut *conn)
+        .await?;
+        // Patients per month and structure (g), folded into patient_month and,
+        // one level up, into the yearly national (region -1) and regional rows.
+        // The last act of a patient in a cell is max(LAST_ACT_KEY): one hash
+        // aggregate, no sort.
+        sqlx::query(&format!(
+            "WITH g AS MATERIALIZED ( \
+               SELECT date_trunc('month', act_date)::date AS month, structure_id, region, line, patient, max({key}) AS k, count(*) AS n \
+               FROM act_stage GROUP BY 1, 2, 3, 4, 5), \
+             pm AS ( \
+               INSERT INTO patient_month AS pm (month, structure_id, region, line, patient, last_date, last_act, last_scheme, acts) \
+               SELECT month, structure_id, region, line, patient, DATE '1900-01-01' + (k >> 44)::int, (k >> 2) & 4398046511103, \
+                      (k & 3)::smallint, n FROM g \
+               ON CONFLICT (line, month, structure_id, patient) DO UPDATE SET \
+                 acts = pm.acts + EXCLUDED.acts, \
+                 last_scheme = CASE WHEN (EXCLUDED.last_date, EXCLUDED.last_act) > (pm.last_date, pm.last_act) THEN EXCLUDED.last_scheme ELSE pm.last_scheme END, \
+                 last_act = CASE WHEN (EXCLUDED.last_date, EXCLUDED.last_act) > (pm.last_date, pm.last_act) THEN EXCLUDED.last_act ELSE pm.last_act END, \
+                 last_date = GREATEST(pm.last_date, EXCLUDED.last_date)) \
+             INSERT INTO patient_year AS py (line, year, region, patient, last_key, acts) \
+             SELECT line, year, CASE WHEN GROUPING(region) = 1 THEN {NATION} ELSE region END, patient, max(k), sum(n) \
+             FROM (SELECT line, extract(year FROM month)::smallint AS year, region, patient, k, n FROM g) y \
+             GROUP BY GROUPING SETS ((line, year, region, patient), (line, year, patient)) \
+             ON CONFLICT (line, year, region, patient) DO UPDATE SET \
+               last_key = GREATEST(py.last_key, EXCLUDED.last_key), acts = py.acts + EXCLUDED.acts",
+            key = last_act_key("act_date", "id", "scheme"),
+        ))
         .execute(&mut *conn)
         .await?;
         sqlx::query(
@@ -600,6 +634,7 @@ impl Store {
             id: i64,
             act_date: NaiveDate,
             structure_id: Uuid,
+            region: i16,
             line: i16,
             mode: i16,
             scheme: i16,
@@ -608,7 +643,7 @@ impl Store {
             voided_at: Option<DateTime<Utc>>,
         }
         let act: Option<Voided> = sqlx::query_as(
-            "SELECT id, act_date, structure_id, line, mode, scheme, patient, amount_cents, voided_at FROM act \
+            "SELECT id, act_date, structure_id, region, line, mode, scheme, patient, amount_cents, voided_at FROM act \
              WHERE batch_id = $1 AND row_number = $2 FOR UPDATE",
         )
         .bind(batch)
@@ -639,6 +674,7 @@ impl Store {
         .execute(&mut *conn)
         .await?;
         Self::refresh_patient_month(conn, month, act.structure_id, act.line, &act.patient).await?;
+        Self::refresh_patient_year(conn, act.line, act.act_date.year(), act.region, &act.patient).await?;
         Ok((act.id, void_time))
     }
 
@@ -775,6 +811,84 @@ impl Store {
         Ok(())
     }
 
+    /// Recomputes a patient's yearly rows (its region's, then the national
+    /// one) from `patient_month`, after a void. The lookups go through the
+    /// primary keys: the year's months × the region's structures, then the
+    /// regions.
+    async fn refresh_patient_year(conn: &mut PgConnection, line: i16, year: i32, region: i16, patient: &[u8]) -> Result<()> {
+        let start = NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(|| ActivityError::field("act_date", "year out of range"))?;
+        let months: Vec<NaiveDate> = (0..12).filter_map(|m| start.checked_add_months(chrono::Months::new(m))).collect();
+        let (structures, regions): (Option<Vec<Uuid>>, Option<Vec<i16>>) = sqlx::query_as(
+            "SELECT array_agg(DISTINCT structure_id) FILTER (WHERE region = $3), array_agg(DISTINCT region) \
+             FROM act_month WHERE line = $1 AND month = ANY($2)",
+        )
+        .bind(line)
+        .bind(&months)
+        .bind(region)
+        .fetch_one(&mut *conn)
+        .await?;
+        let year = i16::try_from(year).map_err(|_| ActivityError::field("act_date", "year out of range"))?;
+        let regional: (Option<i64>, Option<i64>) = sqlx::query_as(&format!(
+            "SELECT max({}), sum(acts)::bigint FROM patient_month \
+             WHERE line = $1 AND month = ANY($2) AND structure_id = ANY($3) AND patient = $4 AND region = $5",
+            last_act_key("last_date", "last_act", "last_scheme")
+        ))
+        .bind(line)
+        .bind(&months)
+        .bind(structures.unwrap_or_default())
+        .bind(patient)
+        .bind(region)
+        .fetch_one(&mut *conn)
+        .await?;
+        Self::set_patient_year(conn, line, year, region, patient, regional).await?;
+        let national: (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT max(last_key), sum(acts)::bigint FROM patient_year WHERE line = $1 AND year = $2 AND region = ANY($3) AND patient = $4",
+        )
+        .bind(line)
+        .bind(year)
+        .bind(regions.unwrap_or_default())
+        .bind(patient)
+        .fetch_one(&mut *conn)
+        .await?;
+        Self::set_patient_year(conn, line, year, NATION, patient, national).await
+    }
+
+    /// Writes (or deletes, when the patient has no act left) one `patient_year` row.
+    async fn set_patient_year(
+        conn: &mut PgConnection,
+        line: i16,
+        year: i16,
+        region: i16,
+        patient: &[u8],
+        value: (Option<i64>, Option<i64>),
+    ) -> Result<()> {
+        match value {
+            (Some(key), Some(acts)) if acts > 0 => {
+                sqlx::query(
+                    "UPDATE patient_year SET last_key = $5, acts = $6 WHERE line = $1 AND year = $2 AND region = $3 AND patient = $4",
+                )
+                .bind(line)
+                .bind(year)
+                .bind(region)
+                .bind(patient)
+                .bind(key)
+                .bind(acts)
+                .execute(conn)
+                .await?;
+            }
+            _ => {
+                sqlx::query("DELETE FROM patient_year WHERE line = $1 AND year = $2 AND region = $3 AND patient = $4")
+                    .bind(line)
+                    .bind(year)
+                    .bind(region)
+                    .bind(patient)
+                    .execute(conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     // -------------------------------------------------------------- metrics
 
     /// Acts and distinct patients by scheme for a line, a period and a scope.
@@ -884,12 +998,33 @@ impl Store {
             let outer_group: Vec<String> =
                 dims.iter().map(|d| if *d == Dim::Scheme { "(k & 3)".to_owned() } else { names(*d).to_owned() }).collect();
             let outer_group = if outer_group.is_empty() { String::new() } else { format!(" GROUP BY {}", outer_group.join(", ")) };
-            let patients_table = if aligned { "patient_month" } else { "act" };
-            let source =
-                format!("SELECT {inner_cols}patient, max({key}) AS k FROM {patients_table} WHERE {filter} GROUP BY {inner_group}patient");
-            let sql = format!("SELECT {outer}, count(*), 0::bigint FROM ({source}) p{outer_group}");
-            let rows: Vec<CellRow> =
-                sqlx::query_as(&sql).bind(line).bind(start).bind(end).bind(region).bind(&structures).fetch_all(&self.pool).await?;
+            // A calendar year at the national or regional level, per line, has
+            // its own table with one row per patient (see patient_year).
+            let yearly = period.kind() == PeriodKind::Year
+                && structures.is_none()
+                && (line.is_some() || dims.contains(&Dim::Line))
+                && dims.iter().all(|d| matches!(d, Dim::Line | Dim::Scheme | Dim::Region));
+            let rows: Vec<CellRow> = if yearly {
+                let level = if dims.contains(&Dim::Region) {
+                    format!("region <> {NATION} AND ($3::smallint IS NULL OR region = $3)")
+                } else {
+                    format!("region = coalesce($3::smallint, {NATION})")
+                };
+                let source = format!(
+                    "SELECT line, region, patient, last_key AS k FROM patient_year \
+                     WHERE ($1::smallint IS NULL OR line = $1) AND year = $2 AND {level}"
+                );
+                let sql = format!("SELECT {outer}, count(*), 0::bigint FROM ({source}) p{outer_group}");
+                let year = i16::try_from(period.year()).map_err(|_| ActivityError::field("period", "year out of range"))?;
+                sqlx::query_as(&sql).bind(line).bind(year).bind(region).fetch_all(&self.pool).await?
+            } else {
+                let patients_table = if aligned { "patient_month" } else { "act" };
+                let source = format!(
+                    "SELECT {inner_cols}patient, max({key}) AS k FROM {patients_table} WHERE {filter} GROUP BY {inner_group}patient"
+                );
+                let sql = format!("SELECT {outer}, count(*), 0::bigint FROM ({source}) p{outer_group}");
+                sqlx::query_as(&sql).bind(line).bind(start).bind(end).bind(region).bind(&structures).fetch_all(&self.pool).await?
+            };
             for r in rows {
                 let key = (r.0, r.1, r.2, r.3, r.4, r.5);
                 match cells.iter_mut().find(|c| (c.line, c.scheme, c.mode, c.region, c.structure_id, c.month) == key) {

@@ -269,3 +269,63 @@ async fn metrics_split_by_dimension_and_replacements_keep_history() {
     let err = replace("replace-2").await.expect_err("already replaced");
     assert_eq!(err.code(), Code::FailedPrecondition);
 }
+
+/// FINESS of an open demo centre in the given region (1 Nord, 3 Sud).
+async fn centre_in(env: &Env, region: i16) -> String {
+    let (finess,): (String,) =
+        sqlx::query_as("SELECT finess FROM activity.structure_cache WHERE finess = ANY($1) AND region = $2 ORDER BY finess LIMIT 1")
+            .bind(&env.centres)
+            .bind(region)
+            .fetch_one(&env.pool)
+            .await
+            .expect("a centre in the region");
+    finess
+}
+
+#[tokio::test]
+async fn a_patient_seen_in_two_regions_counts_once_in_each_and_once_nationally() {
+    let env = setup().await;
+    let (nord, sud) = (centre_in(&env, 1).await, centre_in(&env, 3).await);
+    // A: "other" in Nord in January, miner in Sud in March. B: miner in Nord only.
+    let rows = vec![
+        nir_act(&nord, "2018-01-15", NIR_A, pb::Scheme::Other),
+        nir_act(&sud, "2018-03-15", NIR_A, pb::Scheme::Mining),
+        nir_act(&nord, "2018-05-02", NIR_B, pb::Scheme::Mining),
+    ];
+    let b = batch(&env, "two-regions", rows).await;
+    assert_eq!(b.accepted_rows, 3);
+    let patients = |r: pb::GetOpeningRateResponse| {
+        let p = r.patients.expect("patients");
+        (p.numerator, p.mining, p.denominator)
+    };
+    assert_eq!(patients(rate(&env, "2018", "national").await), (0, 2, 2), "A's last act in the nation is a miner's");
+    assert_eq!(patients(rate(&env, "2018", "regions/NORD").await), (1, 1, 2), "A is 'other' on its last act in Nord");
+    assert_eq!(patients(rate(&env, "2018", "regions/SUD").await), (0, 1, 1));
+    // The yearly tables agree with the monthly rollup read for the same months.
+    assert_eq!(patients(rate(&env, "2018S1", "national").await), (0, 2, 2));
+    let by_region = env
+        .api
+        .query_activity_metrics(req(pb::QueryActivityMetricsRequest {
+            period: "2018".into(),
+            scope: String::new(),
+            line: pb::ActivityLine::GeneralMedicine as i32,
+            group_by: vec![pb::MetricDimension::Region as i32],
+        }))
+        .await
+        .expect("metrics")
+        .into_inner()
+        .rows;
+    let sum: i64 = by_region.iter().filter_map(|r| r.patients).sum();
+    assert_eq!(sum, 3, "the regions add up to one more than the nation: A is in two");
+
+    // Voiding A's act in Sud takes A out of Sud, and makes A "other" nationally.
+    env.api
+        .void_act(req(pb::VoidActRequest { name: format!("{}/acts/2", b.name), reason: "erreur".into(), request_id: String::new() }))
+        .await
+        .expect("void");
+    assert_eq!(patients(rate(&env, "2018", "national").await), (1, 1, 2));
+    assert_eq!(patients(rate(&env, "2018", "regions/SUD").await), (0, 0, 0));
+    assert_eq!(patients(rate(&env, "2018", "regions/NORD").await), (1, 1, 2));
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM activity.patient_year").fetch_one(&env.pool).await.expect("count");
+    assert_eq!(rows, 4, "A and B nationally and in Nord; nothing left in Sud");
+}
