@@ -14,6 +14,7 @@
 
 pub mod actcode;
 pub mod cents;
+pub mod csv;
 pub mod date;
 pub mod error;
 pub mod finess;

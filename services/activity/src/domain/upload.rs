@@ -12,6 +12,7 @@
 //! lowerCamelCase), the patient as `"patient": {"nir": …}` or
 //! `"patient": {"partner": {"partner": …, "id": …}}`.
 
+use filieris_kernel::csv::split_csv_line;
 use filieris_proto::activity as pb;
 
 use super::rows::RowProblem;
@@ -93,11 +94,11 @@ impl UploadParser {
         match self.format {
             Format::Ndjson => rows.push(parse_json(text)),
             Format::Csv => match &self.header {
-                None => match split_csv(text) {
+                None => match split_csv_line(text) {
                     Ok(cols) => self.header = Some(cols.into_iter().map(|c| c.trim().to_ascii_lowercase()).collect()),
                     Err(e) => rows.push(problem("header", e)),
                 },
-                Some(header) => rows.push(match split_csv(text) {
+                Some(header) => rows.push(match split_csv_line(text) {
                     Err(e) => problem("line", e),
                     Ok(values) if values.len() != header.len() => {
                         problem("line", format!("{} fields where the header names {}", values.len(), header.len()))
@@ -110,44 +111,6 @@ impl UploadParser {
             },
         }
     }
-}
-
-/// Splits one CSV line, honouring `"` quoting.
-fn split_csv(line: &str) -> Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    let mut at_start = true;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (false, '"') if at_start => {
-                quoted = true;
-                at_start = false;
-            }
-            (true, '"') => {
-                if chars.peek() == Some(&'"') {
-                    chars.next();
-                    field.push('"');
-                } else {
-                    quoted = false;
-                }
-            }
-            (false, ',') => {
-                fields.push(std::mem::take(&mut field));
-                at_start = true;
-            }
-            (_, c) => {
-                field.push(c);
-                at_start = false;
-            }
-        }
-    }
-    if quoted {
-        return Err("unterminated quoted field (a field cannot span lines)".into());
-    }
-    fields.push(field);
-    Ok(fields)
 }
 
 fn enum_value<T>(text: &str, prefix: &str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
