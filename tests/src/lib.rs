@@ -65,7 +65,12 @@ impl Platform {
         let pseudonyms = filieris_kernel::pseudonym::PseudonymKey::from_hex(PSEUDONYM_KEY).map_err(|e| anyhow::anyhow!("{e}"))?;
         let store = filieris_activity::storage::Store::new(activity_pool.clone(), pseudonyms);
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{registry_addr}"))?.connect_lazy();
-        let sync = filieris_activity::registry_sync::RegistrySync::new(channel.clone(), key.clone(), store.clone());
+        let sync = filieris_activity::registry_sync::RegistrySync::new(
+            channel.clone(),
+            key.clone(),
+            activity_pool.clone(),
+            filieris_activity::registry_sync::SERVICE_CALLER,
+        );
         let (feed, handler) = sync.clone().into_arcs();
         let consumer = filieris_runtime::events::Consumer::new(activity_pool.clone(), "registry", "activity", feed, handler, None);
         consumer.catch_up().await?;

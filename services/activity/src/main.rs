@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use filieris_activity::grpc::ActivityApi;
 use filieris_activity::records::RecordsApi;
-use filieris_activity::registry_sync::RegistrySync;
+use filieris_activity::registry_sync::{RegistrySync, SERVICE_CALLER};
 use filieris_activity::storage::Store;
 use filieris_kernel::pseudonym::PseudonymKey;
 use filieris_runtime::config::{CommonConfig, ConfigError, Env};
@@ -61,7 +61,7 @@ async fn run() -> anyhow::Result<()> {
     let channel = tonic::transport::Endpoint::from_shared(registry_url.clone())
         .map_err(|e| ConfigError::Invalid { name: "FILIERIS_REGISTRY_URL".into(), value: registry_url.clone(), reason: e.to_string() })?
         .connect_lazy();
-    let sync = RegistrySync::new(channel.clone(), common.internal_key.clone(), store.clone());
+    let sync = RegistrySync::new(channel.clone(), common.internal_key.clone(), store.pool().clone(), SERVICE_CALLER);
     let (feed, handler) = sync.clone().into_arcs();
     let consumer = Consumer::new(pool.clone(), "registry", "activity", feed, handler, redis);
 
@@ -171,7 +171,7 @@ mod seed {
             .connect_lazy();
 
         // The registry cache first, from the registry's change feed.
-        let sync = RegistrySync::new(channel.clone(), common.internal_key.clone(), store.clone());
+        let sync = RegistrySync::new(channel.clone(), common.internal_key.clone(), store.pool().clone(), SERVICE_CALLER);
         let (feed, handler) = sync.into_arcs();
         let consumer = Consumer::new(pool.clone(), "registry", "activity", feed, handler, None);
         let deadline = tokio::time::Instant::now() + REGISTRY_WAIT;

@@ -25,7 +25,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::domain::codes::{MINING, OTHER};
-use crate::domain::rows::{CachedStructure, StructureIndex, ValidAct, validate_row};
+use crate::domain::rows::{StructureIndex, ValidAct, validate_row};
 use crate::domain::upload::RowInput;
 use crate::error::{ActivityError, DOMAIN, Result};
 
@@ -111,28 +111,7 @@ impl ScopeFilter {
     }
 }
 
-/// A structure as the registry describes it, for the cache.
-#[derive(Debug, Clone)]
-pub struct StructureRecord {
-    /// Registry id.
-    pub id: Uuid,
-    /// FINESS (absent for antennas).
-    pub finess: Option<String>,
-    /// Level short code.
-    pub level: String,
-    /// Category short code.
-    pub category: String,
-    /// Region code.
-    pub region: i16,
-    /// Principal centre of an antenna.
-    pub parent_id: Option<Uuid>,
-    /// Opening date.
-    pub open_date: NaiveDate,
-    /// Closing date.
-    pub close_date: Option<NaiveDate>,
-    /// Registry revision.
-    pub revision: i64,
-}
+pub use filieris_runtime::registry_cache::StructureRecord;
 
 fn escape_copy(out: &mut String, text: &str) {
     for ch in text.chars() {
@@ -285,40 +264,14 @@ impl Store {
 
     // ---------------------------------------------------------------- cache
 
-    /// Upserts a structure of the registry cache; an older revision never
-    /// overwrites a newer one (events may arrive twice or late).
+    /// Upserts a structure of the registry cache (see [`filieris_runtime::registry_cache`]).
     pub async fn upsert_structure(&self, s: &StructureRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO structure_cache (structure_id, finess, level, category, region, parent_id, open_date, close_date, revision) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) \
-             ON CONFLICT (structure_id) DO UPDATE SET finess = EXCLUDED.finess, level = EXCLUDED.level, category = EXCLUDED.category, \
-             region = EXCLUDED.region, parent_id = EXCLUDED.parent_id, open_date = EXCLUDED.open_date, close_date = EXCLUDED.close_date, \
-             revision = EXCLUDED.revision, updated_at = now() WHERE structure_cache.revision < EXCLUDED.revision",
-        )
-        .bind(s.id)
-        .bind(&s.finess)
-        .bind(&s.level)
-        .bind(&s.category)
-        .bind(s.region)
-        .bind(s.parent_id)
-        .bind(s.open_date)
-        .bind(s.close_date)
-        .bind(s.revision)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        Ok(filieris_runtime::registry_cache::upsert_structure(&self.pool, s).await?)
     }
 
     /// The cache by FINESS.
     pub async fn structure_index(&self) -> Result<StructureIndex> {
-        let rows: Vec<(Uuid, String, i16, NaiveDate, Option<NaiveDate>)> =
-            sqlx::query_as("SELECT structure_id, finess, region, open_date, close_date FROM structure_cache WHERE finess IS NOT NULL")
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, finess, region, open_date, close_date)| (finess, CachedStructure { id, region, open_date, close_date }))
-            .collect())
+        Ok(filieris_runtime::registry_cache::structure_index(&self.pool).await?)
     }
 
     /// Number of structures in the cache.

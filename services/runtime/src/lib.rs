@@ -4,8 +4,8 @@
 //! from the environment, telemetry, the PostgreSQL pool and migrations, the
 //! mapping of errors to `google.rpc.Status`, keyset page tokens, the caller
 //! identity sent by the gateway, audit records, `request_id` idempotency, the
-//! change feed and its events (Redis relay and consumer), gRPC health and the
-//! server itself.
+//! change feed and its events (Redis relay and consumer), the registry
+//! structure cache of consuming services, gRPC health and the server itself.
 
 pub mod audit;
 pub mod changes;
@@ -18,6 +18,7 @@ pub mod health;
 pub mod idempotency;
 pub mod identity;
 pub mod pagination;
+pub mod registry_cache;
 pub mod server;
 pub mod telemetry;
 #[cfg(feature = "testing")]

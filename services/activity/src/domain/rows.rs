@@ -4,8 +4,6 @@
 //! The NIR is checked, turned into a keyed pseudonym and dropped here: it
 //! never reaches storage, logs or error messages.
 
-use std::collections::HashMap;
-
 use chrono::NaiveDate;
 use filieris_kernel::actcode::{ActCode, Nomenclature};
 use filieris_kernel::pseudonym::{IdentityBasis, PseudonymKey, pseudonymise_nir, pseudonymise_partner};
@@ -15,28 +13,7 @@ use uuid::Uuid;
 
 use super::codes::{line_code, mode_code, scheme_code};
 
-/// What the registry cache knows of a structure.
-#[derive(Debug, Clone)]
-pub struct CachedStructure {
-    /// Registry id.
-    pub id: Uuid,
-    /// Region code.
-    pub region: i16,
-    /// Opening date.
-    pub open_date: NaiveDate,
-    /// Closing date, if closed.
-    pub close_date: Option<NaiveDate>,
-}
-
-impl CachedStructure {
-    /// Open on `date`: opened on or before it and not closed by then.
-    pub fn open_on(&self, date: NaiveDate) -> bool {
-        self.open_date <= date && self.close_date.is_none_or(|c| date < c)
-    }
-}
-
-/// Structures by FINESS, as the cache holds them when a batch starts.
-pub type StructureIndex = HashMap<String, CachedStructure>;
+pub use filieris_runtime::registry_cache::{CachedStructure, StructureIndex};
 
 /// An act ready to store.
 #[derive(Debug, Clone, PartialEq)]

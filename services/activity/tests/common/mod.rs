@@ -57,7 +57,7 @@ pub async fn harness() -> Harness {
         filieris_runtime::db::connect(&db.url, filieris_activity::SCHEMA, 4, &filieris_activity::MIGRATOR).await.expect("activity db");
     let store = Store::new(pool.clone(), PseudonymKey::from_hex(PSEUDO).expect("pseudo key"));
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).expect("url").connect_lazy();
-    let sync = RegistrySync::new(channel.clone(), key.clone(), store.clone());
+    let sync = RegistrySync::new(channel.clone(), key.clone(), pool.clone(), filieris_activity::registry_sync::SERVICE_CALLER);
     let (feed, handler) = sync.clone().into_arcs();
     let consumer = Consumer::new(pool.clone(), "registry", "activity-test", feed, handler, None);
     consumer.catch_up().await.expect("cache filled from the registry's change feed");
