@@ -262,6 +262,14 @@ async fn results_by_structure_region_line_month_and_group() {
     assert_eq!(result_of(&health_centres.total), 4_000);
     let ssiad_group = results(&env, "2022", "structureGroups/ssiad", &[], "").await;
     assert_eq!(result_of(&ssiad_group.total), 5_000);
+    // One activity line only.
+    let only = env
+        .api
+        .query_results(req(pb::QueryResultsRequest { period: "2022".into(), activity_line: Ssiad as i32, ..Default::default() }))
+        .await
+        .expect("line")
+        .into_inner();
+    assert_eq!(result_of(&only.total), 5_000);
     // Unknown group, bad period, token of another query.
     let unknown = env
         .api
