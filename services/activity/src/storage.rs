@@ -471,7 +471,10 @@ impl Store {
         .execute(&mut *conn)
         .await?;
         // Patients per month and structure (g), folded into patient_month and,
-        // one level up, into the yearly national (region -1) and regional rows.
+        // one level up, into the yearly national (region -1) and regional rows
+        // (y); the per-scheme counters move by the difference between the
+        // rows' keys before (pre) and after (post) the upsert. All CTEs read
+        // the same snapshot, so `pre` sees the rows as they were.
         // The last act of a patient in a cell is max(LAST_ACT_KEY): one hash
         // aggregate, no sort.
         sqlx::query(&format!(
@@ -486,13 +489,25 @@ impl Store {
                  acts = pm.acts + EXCLUDED.acts, \
                  last_scheme = CASE WHEN (EXCLUDED.last_date, EXCLUDED.last_act) > (pm.last_date, pm.last_act) THEN EXCLUDED.last_scheme ELSE pm.last_scheme END, \
                  last_act = CASE WHEN (EXCLUDED.last_date, EXCLUDED.last_act) > (pm.last_date, pm.last_act) THEN EXCLUDED.last_act ELSE pm.last_act END, \
-                 last_date = GREATEST(pm.last_date, EXCLUDED.last_date)) \
-             INSERT INTO patient_year AS py (line, year, region, patient, last_key, acts) \
-             SELECT line, year, CASE WHEN GROUPING(region) = 1 THEN {NATION} ELSE region END, patient, max(k), sum(n) \
-             FROM (SELECT line, extract(year FROM month)::smallint AS year, region, patient, k, n FROM g) y \
-             GROUP BY GROUPING SETS ((line, year, region, patient), (line, year, patient)) \
-             ON CONFLICT (line, year, region, patient) DO UPDATE SET \
-               last_key = GREATEST(py.last_key, EXCLUDED.last_key), acts = py.acts + EXCLUDED.acts",
+                 last_date = GREATEST(pm.last_date, EXCLUDED.last_date)), \
+             y AS MATERIALIZED ( \
+               SELECT line, year, CASE WHEN GROUPING(region) = 1 THEN {NATION} ELSE region END AS region, patient, max(k) AS k, sum(n) AS n \
+               FROM (SELECT line, extract(year FROM month)::smallint AS year, region, patient, k, n FROM g) m \
+               GROUP BY GROUPING SETS ((line, year, region, patient), (line, year, patient))), \
+             pre AS MATERIALIZED ( \
+               SELECT py.line, py.year, py.region, py.last_key FROM patient_year py JOIN y USING (line, year, region, patient)), \
+             post AS ( \
+               INSERT INTO patient_year AS py (line, year, region, patient, last_key, acts) \
+               SELECT line, year, region, patient, k, n FROM y \
+               ON CONFLICT (line, year, region, patient) DO UPDATE SET \
+                 last_key = GREATEST(py.last_key, EXCLUDED.last_key), acts = py.acts + EXCLUDED.acts \
+               RETURNING line, year, region, last_key) \
+             INSERT INTO patient_year_scheme AS s (line, year, region, scheme, patients) \
+             SELECT line, year, region, (last_key & 3)::smallint, sum(d) \
+             FROM (SELECT line, year, region, last_key, 1 AS d FROM post \
+                   UNION ALL SELECT line, year, region, last_key, -1 FROM pre) c \
+             GROUP BY 1, 2, 3, 4 HAVING sum(d) <> 0 \
+             ON CONFLICT (line, year, region, scheme) DO UPDATE SET patients = s.patients + EXCLUDED.patients",
             key = last_act_key("act_date", "id", "scheme"),
         ))
         .execute(&mut *conn)
@@ -815,6 +830,34 @@ impl Store {
         patient: &[u8],
         value: (Option<i64>, Option<i64>),
     ) -> Result<()> {
+        let before: Option<i64> =
+            sqlx::query_scalar("SELECT last_key FROM patient_year WHERE line = $1 AND year = $2 AND region = $3 AND patient = $4")
+                .bind(line)
+                .bind(year)
+                .bind(region)
+                .bind(patient)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let after = match value {
+            (Some(key), Some(acts)) if acts > 0 => Some(key),
+            _ => None,
+        };
+        // The per-scheme counters follow the row: out of the old scheme, into the new.
+        for (key, delta) in [(before, -1i64), (after, 1)] {
+            if let Some(k) = key {
+                sqlx::query(
+                    "INSERT INTO patient_year_scheme AS s (line, year, region, scheme, patients) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (line, year, region, scheme) DO UPDATE SET patients = s.patients + EXCLUDED.patients",
+                )
+                .bind(line)
+                .bind(year)
+                .bind(region)
+                .bind(i16::try_from(k & 3).unwrap_or_default())
+                .bind(delta)
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
         match value {
             (Some(key), Some(acts)) if acts > 0 => {
                 sqlx::query(
@@ -951,8 +994,8 @@ impl Store {
             let outer_group: Vec<String> =
                 dims.iter().map(|d| if *d == Dim::Scheme { "(k & 3)".to_owned() } else { names(*d).to_owned() }).collect();
             let outer_group = if outer_group.is_empty() { String::new() } else { format!(" GROUP BY {}", outer_group.join(", ")) };
-            // A calendar year at the national or regional level, per line, has
-            // its own table with one row per patient (see patient_year).
+            // A calendar year at the national or regional level, per line, is
+            // read from the per-scheme patient counters (patient_year_scheme).
             let yearly = period.kind() == PeriodKind::Year
                 && structures.is_none()
                 && (line.is_some() || dims.contains(&Dim::Line))
@@ -963,11 +1006,12 @@ impl Store {
                 } else {
                     format!("region = coalesce($3::smallint, {NATION})")
                 };
+                // The per-scheme counters: `k` is the scheme, so `k & 3` below picks it.
                 let source = format!(
-                    "SELECT line, region, patient, last_key AS k FROM patient_year \
+                    "SELECT line, region, scheme::bigint AS k, patients FROM patient_year_scheme \
                      WHERE ($1::smallint IS NULL OR line = $1) AND year = $2 AND {level}"
                 );
-                let sql = format!("SELECT {outer}, count(*), 0::bigint FROM ({source}) p{outer_group}");
+                let sql = format!("SELECT {outer}, coalesce(sum(patients), 0)::bigint, 0::bigint FROM ({source}) p{outer_group}");
                 let year = i16::try_from(period.year()).map_err(|_| ActivityError::field("period", "year out of range"))?;
                 sqlx::query_as(&sql).bind(line).bind(year).bind(region).fetch_all(&self.pool).await?
             } else {
