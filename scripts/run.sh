@@ -17,6 +17,7 @@ source "$FILIERIS_ROOT/scripts/lib/postgres.sh"
 SERVICES=(
   "registry 127.0.0.1:50051 seed"
   "activity 127.0.0.1:50052 seed"
+  "finance 127.0.0.1:50053 -"
 )
 GATEWAY_DEFAULT_ADDR=127.0.0.1:8080
 
