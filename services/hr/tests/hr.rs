@@ -31,7 +31,7 @@ struct Harness {
 }
 
 fn d(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("test date")
 }
 
 fn hr_user() -> Identity {
