@@ -13,11 +13,12 @@ source "$FILIERIS_ROOT/scripts/lib/postgres.sh"
 # "<name> <default address> <seed|->"; the binary is filieris-<name>, its
 # address FILIERIS_<NAME>_ADDR, and the gateway gets FILIERIS_<NAME>_URL.
 # "seed" runs `filieris-<name> seed-demo` just before the service starts, once
-# the services above it are serving (the activity seed reads the registry).
+# the services above it are serving (the activity and hr seeds read the registry).
 SERVICES=(
   "registry 127.0.0.1:50051 seed"
   "activity 127.0.0.1:50052 seed"
   "finance 127.0.0.1:50053 -"
+  "hr 127.0.0.1:50054 seed"
 )
 GATEWAY_DEFAULT_ADDR=127.0.0.1:8080
 
