@@ -25,6 +25,8 @@ pub struct Platform {
     pub registry_addr: SocketAddr,
     /// Address of the activity service's gRPC server.
     pub activity_addr: SocketAddr,
+    /// Address of the finance service's gRPC server.
+    pub finance_addr: SocketAddr,
     /// URL of the test database.
     pub database_url: String,
     stops: Vec<oneshot::Sender<()>>,
@@ -78,8 +80,32 @@ impl Platform {
         let (tx, rx) = oneshot::channel::<()>();
         stops.push(tx);
         let api = filieris_activity::grpc::ActivityApi::new(store.clone(), sync);
-        let records = filieris_activity::records::RecordsApi::new(store, channel, key.clone());
-        tokio::spawn(filieris_activity::serve(listener, api, records, activity_pool, key, Duration::from_secs(1), async {
+        let records = filieris_activity::records::RecordsApi::new(store, channel.clone(), key.clone());
+        tokio::spawn(filieris_activity::serve(listener, api, records, activity_pool, key.clone(), Duration::from_secs(1), async {
+            let _ = rx.await;
+        }));
+
+        // Finance: the COG budget tables loaded, its registry cache filled before it serves.
+        let finance_pool = filieris_runtime::db::connect(&db.url, filieris_finance::SCHEMA, 8, &filieris_finance::MIGRATOR).await?;
+        let budget_store = filieris_finance::budget::storage::Store::new(finance_pool.clone());
+        budget_store.load_reference().await?;
+        let finance_registry = filieris_runtime::registry_cache::RegistryCache::new(
+            channel.clone(),
+            key.clone(),
+            finance_pool.clone(),
+            filieris_finance::results::SERVICE_CALLER,
+        );
+        let (feed, handler) = finance_registry.clone().into_arcs();
+        filieris_runtime::events::Consumer::new(finance_pool.clone(), "registry", "finance", feed, handler, None).catch_up().await?;
+        let (listener, finance_addr) = free_listener().await?;
+        let (tx, rx) = oneshot::channel::<()>();
+        stops.push(tx);
+        let results = filieris_finance::results::ResultsApi::new(
+            filieris_finance::results::storage::ResultsStore::new(finance_pool.clone()),
+            finance_registry,
+        );
+        let budget = filieris_finance::budget::BudgetApi::new(budget_store);
+        tokio::spawn(filieris_finance::serve(listener, budget, results, finance_pool, key.clone(), Duration::from_secs(1), async {
             let _ = rx.await;
         }));
 
@@ -90,6 +116,7 @@ impl Platform {
             ("FILIERIS_DEV_API_KEY", ADMIN_KEY.to_owned()),
             ("FILIERIS_REGISTRY_URL", format!("http://{registry_addr}")),
             ("FILIERIS_ACTIVITY_URL", format!("http://{activity_addr}")),
+            ("FILIERIS_FINANCE_URL", format!("http://{finance_addr}")),
             ("FILIERIS_GATEWAY_ADDR", gateway_addr.to_string()),
         ]);
         let config = filieris_gateway::GatewayConfig::from_env(&env)?;
@@ -99,7 +126,8 @@ impl Platform {
             let _ = rx.await;
         }));
 
-        let platform = Self { gateway_url: format!("http://{gateway_addr}"), registry_addr, activity_addr, database_url: db.url, stops };
+        let platform =
+            Self { gateway_url: format!("http://{gateway_addr}"), registry_addr, activity_addr, finance_addr, database_url: db.url, stops };
         platform.wait_ready().await?;
         Ok(platform)
     }
