@@ -32,9 +32,6 @@ pub enum RegistryError {
     /// The group is not EXPLICIT, or a membership conflicts.
     #[error("{0}")]
     GroupPrecondition(String),
-    /// The caller may not write to the registry.
-    #[error("{0}")]
-    PermissionDenied(String),
     /// Another API error (idempotency, pagination).
     #[error(transparent)]
     Api(#[from] ApiError),
@@ -86,7 +83,6 @@ impl From<RegistryError> for ApiError {
             RegistryError::GroupPrecondition(_) => {
                 ApiError::new(ErrorCode::FailedPrecondition, DOMAIN, "GROUP_MEMBERSHIP_CONFLICT", message)
             }
-            RegistryError::PermissionDenied(_) => ApiError::new(ErrorCode::PermissionDenied, DOMAIN, "REGISTRY_WRITE_DENIED", message),
             RegistryError::Api(e) => e,
             RegistryError::Database(e) => ApiError::database(DOMAIN, &e),
         }

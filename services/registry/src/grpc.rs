@@ -8,11 +8,10 @@ use filieris_kernel::date::parse_date;
 use filieris_proto::registry as pb;
 use filieris_proto::registry::registry_service_server::RegistryService;
 use filieris_runtime::Identity;
-use filieris_runtime::audit::{self, AuditEntry};
-use filieris_runtime::error::ApiError;
 use filieris_runtime::idempotency::IdempotencyKey;
 use filieris_runtime::identity::caller;
 use filieris_runtime::pagination::page_size;
+use filieris_runtime::write::{self, Writers};
 use prost::Message;
 use tonic::{Request, Response, Status};
 
@@ -21,8 +20,9 @@ use crate::domain::{STRUCTURES, filter, parse_ref};
 use crate::error::{DOMAIN, RegistryError};
 use crate::storage::{ListQuery, Store, WriteContext};
 
-/// Roles allowed to write to the registry.
-pub const WRITER_ROLES: &[&str] = &["admin", "registry_editor"];
+/// Who may write to the registry.
+pub const WRITERS: Writers =
+    Writers { roles: &["admin", "registry_editor"], denied_reason: "REGISTRY_WRITE_DENIED", holds: "the registry" };
 
 /// The RegistryService implementation.
 #[derive(Clone)]
@@ -59,21 +59,8 @@ fn size(requested: i32) -> Result<u32, RegistryError> {
     Ok(page_size(DOMAIN, requested)?)
 }
 
-fn require_writer(identity: &Identity) -> Result<(), RegistryError> {
-    if WRITER_ROLES.iter().any(|r| identity.has_role(r)) {
-        Ok(())
-    } else {
-        Err(RegistryError::PermissionDenied(format!(
-            "{} may read the registry but not change it (roles needed: {})",
-            identity.caller,
-            WRITER_ROLES.join(" or ")
-        )))
-    }
-}
-
-/// Runs a write: checks the role, builds the idempotency key from the request
-/// without its request id, and audits a refusal (a success is audited inside
-/// its transaction).
+/// Runs a write RPC: role check, idempotency key, refusals audited
+/// (`filieris_runtime::write::guarded`).
 async fn write<Req, Resp, F, Fut>(
     api: &RegistryApi,
     request: Request<Req>,
@@ -87,36 +74,7 @@ where
     F: FnOnce(Req, Identity, Option<IdempotencyKey>, String) -> Fut,
     Fut: std::future::Future<Output = Result<Resp, RegistryError>>,
 {
-    let identity = caller(&request)?.clone();
-    let req = request.into_inner();
-    let mut without_id = req.clone();
-    let rid = request_id(&mut without_id);
-    let target = resource(&req);
-    let result = async {
-        require_writer(&identity)?;
-        let key = IdempotencyKey::new(DOMAIN, method, &identity, &rid, &without_id)?;
-        run(req, identity.clone(), key, rid.clone()).await
-    }
-    .await;
-    match result {
-        Ok(resp) => Ok(Response::new(resp)),
-        Err(err) => {
-            let api_err = ApiError::from(err);
-            audit::record_failure(
-                api.store.pool(),
-                &AuditEntry {
-                    identity: &identity,
-                    method,
-                    resource: &target,
-                    request_id: &rid,
-                    outcome: &api_err.reason,
-                    detail: &api_err.message,
-                },
-            )
-            .await;
-            Err(api_err.into())
-        }
-    }
+    write::guarded(api.store.pool(), DOMAIN, &WRITERS, request, method, resource, request_id, run).await
 }
 
 fn json_to_prost(v: serde_json::Value) -> prost_types::Value {

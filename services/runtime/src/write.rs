@@ -100,3 +100,77 @@ pub async fn commit<R: Message>(
     }
     tx.commit().await.map_err(|e| ApiError::database(domain, &e))
 }
+
+/// Who may call a service's write RPCs, and how a refusal reads.
+pub struct Writers {
+    /// Roles allowed to write (any one of them).
+    pub roles: &'static [&'static str],
+    /// `ErrorInfo.reason` of a refusal, e.g. `REGISTRY_WRITE_DENIED`.
+    pub denied_reason: &'static str,
+    /// What the service holds, for the message ("the registry", "budgets").
+    pub holds: &'static str,
+}
+
+/// Runs a write RPC the same way in every service: checks the caller's role,
+/// builds the idempotency key from the request without its request id (so
+/// the hash covers the payload only), runs `run`, and audits a refusal (a
+/// success is audited inside its own transaction by [`record`]).
+#[allow(clippy::too_many_arguments)]
+pub async fn guarded<Req, Resp, E, F, Fut>(
+    pool: &PgPool,
+    domain: &str,
+    writers: &Writers,
+    request: tonic::Request<Req>,
+    method: &str,
+    resource: impl Fn(&Req) -> String,
+    request_id: impl Fn(&mut Req) -> String,
+    run: F,
+) -> Result<tonic::Response<Resp>, tonic::Status>
+where
+    Req: Message + Clone,
+    E: Into<ApiError>,
+    F: FnOnce(Req, Identity, Option<IdempotencyKey>, String) -> Fut,
+    Fut: std::future::Future<Output = Result<Resp, E>>,
+{
+    let identity = crate::identity::caller(&request)?.clone();
+    let req = request.into_inner();
+    let mut without_id = req.clone();
+    let rid = request_id(&mut without_id);
+    let target = resource(&req);
+    let result: Result<Resp, ApiError> = async {
+        if !writers.roles.iter().any(|r| identity.has_role(r)) {
+            return Err(ApiError::new(
+                crate::error::ErrorCode::PermissionDenied,
+                domain,
+                writers.denied_reason,
+                format!(
+                    "{} may read {} but not change them (roles needed: {})",
+                    identity.caller,
+                    writers.holds,
+                    writers.roles.join(" or ")
+                ),
+            ));
+        }
+        let key = IdempotencyKey::new(domain, method, &identity, &rid, &without_id)?;
+        run(req, identity.clone(), key, rid.clone()).await.map_err(Into::into)
+    }
+    .await;
+    match result {
+        Ok(resp) => Ok(tonic::Response::new(resp)),
+        Err(err) => {
+            audit::record_failure(
+                pool,
+                &AuditEntry {
+                    identity: &identity,
+                    method,
+                    resource: &target,
+                    request_id: &rid,
+                    outcome: &err.reason,
+                    detail: &err.message,
+                },
+            )
+            .await;
+            Err(err.into())
+        }
+    }
+}

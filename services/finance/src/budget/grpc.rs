@@ -6,11 +6,10 @@ use filieris_kernel::date::parse_date;
 use filieris_proto::finance as pb;
 use filieris_proto::finance::budget_service_server::BudgetService;
 use filieris_runtime::Identity;
-use filieris_runtime::audit::{self, AuditEntry};
-use filieris_runtime::error::{ApiError, Violations};
+use filieris_runtime::error::Violations;
 use filieris_runtime::idempotency::IdempotencyKey;
-use filieris_runtime::identity::caller;
 use filieris_runtime::pagination::page_size;
+use filieris_runtime::write::{self, Writers};
 use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -18,8 +17,8 @@ use uuid::Uuid;
 use super::storage::{AuthorityIn, FundYear, Spending, Store, TransferIn, TransferStep, WriteContext, parse_child};
 use crate::error::{DOMAIN, FinanceError};
 
-/// Roles allowed to change budgets.
-pub const WRITER_ROLES: &[&str] = &["admin", "finance"];
+/// Who may change budgets.
+pub const WRITERS: Writers = Writers { roles: &["admin", "finance"], denied_reason: "FINANCE_WRITE_DENIED", holds: "budgets" };
 
 /// The BudgetService implementation.
 #[derive(Clone)]
@@ -35,18 +34,6 @@ impl BudgetApi {
 
 fn size(requested: i32) -> Result<u32, FinanceError> {
     Ok(page_size(DOMAIN, requested)?)
-}
-
-fn require_writer(identity: &Identity) -> Result<(), FinanceError> {
-    if WRITER_ROLES.iter().any(|r| identity.has_role(r)) {
-        Ok(())
-    } else {
-        Err(FinanceError::PermissionDenied(format!(
-            "{} may read budgets but not change them (roles needed: {})",
-            identity.caller,
-            WRITER_ROLES.join(", ")
-        )))
-    }
 }
 
 fn date(v: &mut Violations, field: &str, text: &str) -> Option<NaiveDate> {
@@ -110,9 +97,8 @@ fn revenue_year(name: &str, field: &str) -> Result<i16, FinanceError> {
         .ok_or_else(|| FinanceError::field(field, "must be revenueYears/{year}"))
 }
 
-/// Runs a write: checks the role, builds the idempotency key from the
-/// request without its request id, and audits a refusal (a success is
-/// audited inside its own transaction).
+/// Runs a write RPC: role check, idempotency key, refusals audited
+/// (`filieris_runtime::write::guarded`).
 async fn write<Req, Resp, F, Fut>(
     api: &BudgetApi,
     request: Request<Req>,
@@ -126,36 +112,7 @@ where
     F: FnOnce(Req, Identity, Option<IdempotencyKey>, String) -> Fut,
     Fut: std::future::Future<Output = Result<Resp, FinanceError>>,
 {
-    let identity = caller(&request)?.clone();
-    let req = request.into_inner();
-    let mut without_id = req.clone();
-    let rid = request_id(&mut without_id);
-    let target = resource(&req);
-    let result = async {
-        require_writer(&identity)?;
-        let key = IdempotencyKey::new(DOMAIN, method, &identity, &rid, &without_id)?;
-        run(req, identity.clone(), key, rid.clone()).await
-    }
-    .await;
-    match result {
-        Ok(resp) => Ok(Response::new(resp)),
-        Err(err) => {
-            let api_err = ApiError::from(err);
-            audit::record_failure(
-                api.store.pool(),
-                &AuditEntry {
-                    identity: &identity,
-                    method,
-                    resource: &target,
-                    request_id: &rid,
-                    outcome: &api_err.reason,
-                    detail: &api_err.message,
-                },
-            )
-            .await;
-            Err(api_err.into())
-        }
-    }
+    write::guarded(api.store.pool(), DOMAIN, &WRITERS, request, method, resource, request_id, run).await
 }
 
 #[tonic::async_trait]
