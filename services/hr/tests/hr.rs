@@ -621,3 +621,32 @@ async fn assignments_stay_within_one_fte_and_fte_adds_up_per_structure() {
     let fields: Vec<String> = err.get_error_details().bad_request().unwrap().field_violations.iter().map(|v| v.field.clone()).collect();
     assert!(fields.contains(&"person.employee_id".to_owned()) && fields.contains(&"person.birth_year".to_owned()), "{fields:?}");
 }
+
+/// Two openings racing for the last free post: exactly one is opened.
+#[tokio::test]
+async fn concurrent_openings_cannot_both_take_the_last_free_post() {
+    let mut h = harness().await;
+    h.job("NURSE", pb::JobFamily::Paramedical).await;
+    h.position(CENTRE, "NURSE", 100).await;
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let mut client = h.client.clone();
+        let r = h.req(
+            &hr_user(),
+            pb::OpenVacancyRequest {
+                finess: CENTRE.into(),
+                job: "jobs/NURSE".into(),
+                fte_hundredths: 100,
+                opened_date: "2022-03-01".into(),
+                request_id: format!("race-{i}"),
+            },
+        );
+        tasks.push(tokio::spawn(async move { client.open_vacancy(r).await.map(|_| ()).map_err(|e| reason(&e)) }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.expect("task"));
+    }
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
+    assert!(outcomes.iter().filter_map(|o| o.as_ref().err()).all(|r| r == "NO_FREE_POSITION"), "{outcomes:?}");
+}
