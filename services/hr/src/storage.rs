@@ -1184,6 +1184,14 @@ impl Store {
         .bind(end)
         .fetch_one(&mut *conn)
         .await?;
+        let by_status: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT status, sum(gross_cents)::bigint, sum(employer_cents)::bigint FROM payroll_entry \
+             WHERE month BETWEEN $1 AND $2 GROUP BY 1 ORDER BY 1",
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(&mut *conn)
+        .await?;
         let (cost, hours): (i64, i64) = sqlx::query_as(
             "SELECT coalesce(sum(cost_cents), 0)::bigint, \
                coalesce(sum(hours::bigint * (SELECT count(*) FROM training_participant tp WHERE tp.action_id = t.id)), 0)::bigint \
@@ -1265,6 +1273,14 @@ impl Store {
             hires: count(hires.len()),
             medical_hires: count(hires.iter().filter(|v| v.2).count()),
             median_days_to_hire: domain::lower_median(days),
+            payroll_by_status: by_status
+                .into_iter()
+                .map(|(status, gross_cents, employer_contributions_cents)| pb::StatusPayroll {
+                    status: pb::StaffStatus::from_str_name(&format!("STAFF_STATUS_{status}")).unwrap_or_default() as i32,
+                    gross_cents,
+                    employer_contributions_cents,
+                })
+                .collect(),
             trainees: trainees
                 .into_iter()
                 .map(|(finess, n)| pb::TraineesAtStructure { finess, trainees: i32::try_from(n).unwrap_or(i32::MAX) })

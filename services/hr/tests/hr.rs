@@ -566,6 +566,8 @@ async fn payroll_import_reports_row_errors_and_replays_by_request_id() {
     assert_eq!(batches.0, 1);
     let agg = h.client.get_hr_aggregates(h.req(&reader(), pb::GetHrAggregatesRequest { year: 2022 })).await.unwrap().into_inner();
     assert_eq!(agg.payroll_gross_cents, 3_000_000);
+    let by_status: Vec<(i32, i64)> = agg.payroll_by_status.iter().map(|s| (s.status, s.gross_cents)).collect();
+    assert_eq!(by_status, vec![(pb::StaffStatus::BranchAgreement as i32, 2_000_000), (pb::StaffStatus::Ucanss as i32, 1_000_000)]);
 
     // The same id with another payload is refused.
     let mut other = request.clone();
