@@ -1097,8 +1097,10 @@ impl Store {
             .map(|(f, job, family, authorised, filled, open, open_fte)| {
                 let mut leaving = departures.remove(&(f.clone(), job.clone())).unwrap_or_default();
                 leaving.sort_by_key(|d| (d.year, d.reason, d.person.clone()));
+                let departing: i32 = leaving.iter().map(|d| d.fte_hundredths).sum();
                 pb::GeppRow {
-                    departing_fte_hundredths: leaving.iter().map(|d| d.fte_hundredths).sum(),
+                    departing_fte_hundredths: departing,
+                    to_recruit_fte_hundredths: hundredths((authorised - filled + i64::from(departing) - open_fte).max(0)),
                     departures: leaving,
                     finess: f,
                     job: format!("jobs/{job}"),

@@ -512,6 +512,8 @@ async fn gepp_view_lists_departures_of_the_next_three_years_in_the_demo_structur
     // The GP posts: 3.0 authorised, 0.8 + 0.6 + 0.6 + the 1.0 hire of 2022 filled.
     let gp = view.rows.iter().find(|r| r.job == "jobs/MED_GP").unwrap();
     assert_eq!((gp.authorised_fte_hundredths, gp.filled_fte_hundredths, gp.open_vacancies, gp.departing_fte_hundredths), (300, 300, 0, 80));
+    // The 0.8 FTE of the retiring doctor is to recruit before it is empty.
+    assert_eq!(gp.to_recruit_fte_hundredths, 80);
     // Paging through the whole view returns each row once.
     let mut token = String::new();
     let mut seen = Vec::new();
