@@ -3,10 +3,11 @@
 //! Same shape as every Filieris service: [`budget`] (the COG funds: pure
 //! rules in `budget::domain`, the append-only journal in `budget::storage`,
 //! the `BudgetService` adapter in `budget::grpc`), [`error`] (one error type
-//! and its mapping), the migrations of schema `finance` and the
-//! `filieris-finance` binary.
+//! and its mapping), [`demo`] (the `seed-demo` data), the migrations of
+//! schema `finance` and the `filieris-finance` binary.
 
 pub mod budget;
+pub mod demo;
 pub mod error;
 pub mod results;
 
