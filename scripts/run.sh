@@ -17,7 +17,7 @@ source "$FILIERIS_ROOT/scripts/lib/postgres.sh"
 SERVICES=(
   "registry 127.0.0.1:50051 seed"
   "activity 127.0.0.1:50052 seed"
-  "finance 127.0.0.1:50053 -"
+  "finance 127.0.0.1:50053 seed"
   "hr 127.0.0.1:50054 seed"
 )
 GATEWAY_DEFAULT_ADDR=127.0.0.1:8080
