@@ -42,10 +42,16 @@ pub mod filieris {
             tonic::include_proto!("filieris.hr.v1");
         }
     }
+    pub mod missions {
+        pub mod v1 {
+            tonic::include_proto!("filieris.missions.v1");
+        }
+    }
 }
 
 pub use filieris::activity::v1 as activity;
 pub use filieris::finance::v1 as finance;
 pub use filieris::hr::v1 as hr;
+pub use filieris::missions::v1 as missions;
 pub use filieris::registry::v1 as registry;
 pub use filieris::r#type::v1 as types;
