@@ -19,6 +19,7 @@ SERVICES=(
   "activity 127.0.0.1:50052 seed"
   "finance 127.0.0.1:50053 seed"
   "hr 127.0.0.1:50054 seed"
+  "missions 127.0.0.1:50055 seed"
 )
 GATEWAY_DEFAULT_ADDR=127.0.0.1:8080
 
@@ -147,7 +148,7 @@ unset FILIERIS_PSEUDONYM_KEY
 # service_env NAME: the extra VAR=VALUE words of one service, one a line.
 service_env() {
   case $1 in
-    activity) printf '%s\n' "FILIERIS_PSEUDONYM_KEY=$PSEUDONYM_KEY" ;;
+    activity | missions) printf '%s\n' "FILIERIS_PSEUDONYM_KEY=$PSEUDONYM_KEY" ;;
   esac
 }
 

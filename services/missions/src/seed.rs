@@ -316,7 +316,8 @@ async fn load_deliverables(api: &MissionsApi) -> anyhow::Result<usize> {
 }
 
 async fn load_claims(api: &MissionsApi) -> anyhow::Result<()> {
-    let claims: &[(&str, pb::Partner, &str, pb::ClaimChannel, pb::ClaimCategory, pb::Requester, Option<&str>)] = &[
+    type DemoClaim<'a> = (&'a str, pb::Partner, &'a str, pb::ClaimChannel, pb::ClaimCategory, pb::Requester, Option<&'a str>);
+    let claims: &[DemoClaim] = &[
         (
             "m19",
             pb::Partner::Cpam62,

@@ -1401,7 +1401,8 @@ async fn load_run(conn: &mut sqlx::PgConnection, id: Uuid, details: bool) -> Res
         received_time: received_at.to_rfc3339(),
         ..Default::default()
     };
-    let deliveries: Vec<(String, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>, Option<String>)> =
+    type Time = chrono::DateTime<chrono::Utc>;
+    let deliveries: Vec<(String, Time, Option<Time>, Option<String>)> =
         sqlx::query_as("SELECT recipient, routed_at, received_at, received_by FROM exchange_delivery WHERE run_id = $1 ORDER BY recipient")
             .bind(id)
             .fetch_all(&mut *conn)

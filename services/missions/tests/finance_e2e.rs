@@ -18,6 +18,7 @@ use tonic::Code;
 
 struct Platform {
     missions: common::Env,
+    finance_url: String,
     finance: BudgetServiceClient<tonic::transport::Channel>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -65,8 +66,8 @@ async fn platform() -> Platform {
         pool,
         db: probe.db,
     };
-    let channel = tonic::transport::Endpoint::from_shared(url).expect("url").connect_lazy();
-    Platform { missions, finance: BudgetServiceClient::new(channel), _stop: stop }
+    let channel = tonic::transport::Endpoint::from_shared(url.clone()).expect("url").connect_lazy();
+    Platform { missions, finance_url: url, finance: BudgetServiceClient::new(channel), _stop: stop }
 }
 
 async fn line(p: &Platform, name: &str) -> fin::LinePosition {
@@ -206,4 +207,73 @@ async fn finance_unreachable_leaves_nothing_recorded_and_says_unavailable() {
     assert_eq!((e.code(), reason(&e).as_str()), (Code::Unavailable, "FINANCE_UNAVAILABLE"));
     let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM missions.social_action_statement").fetch_one(&env.pool).await.expect("count");
     assert_eq!(n, 0);
+}
+
+/// `seed-demo` loads the demo set through the API and executes its ANGDM
+/// statements on finance; a second run changes nothing, here or in finance.
+#[tokio::test]
+async fn seed_demo_is_deterministic_and_idempotent_across_both_services() {
+    let p = platform().await;
+    let _ = line(&p, "funds/BNASS/years/2022/lines/BNASS-PA-IND").await;
+    let load = || {
+        let store = filieris_missions::storage::Store::new(
+            p.missions.pool.clone(),
+            filieris_kernel::pseudonym::PseudonymKey::from_hex(common::PSEUDONYM_KEY).expect("pseudonym key"),
+        );
+        let finance = filieris_missions::finance::Finance::new(
+            tonic::transport::Endpoint::from_shared(p.finance_url.clone()).expect("url").connect_lazy(),
+            key(),
+        );
+        filieris_missions::seed::load_demo(store, finance)
+    };
+    let counts = || async {
+        let mut out = Vec::new();
+        for table in
+            ["mandate", "meeting", "deliverable", "claim", "fraud_case", "statistic_value", "social_action_statement", "change_log"]
+        {
+            let (n,): (i64,) =
+                sqlx::query_as(&format!("SELECT count(*) FROM missions.{table}")).fetch_one(&p.missions.pool).await.expect("count");
+            out.push((table, n));
+        }
+        out
+    };
+    let summary = load().await.expect("first seed");
+    assert!(summary.contains("3 mandates"), "{summary}");
+    let first = counts().await;
+    let pa = line(&p, "funds/BNASS/years/2022/lines/BNASS-PA-IND").await;
+    assert_eq!((pa.executed_cents, pa.overrun_cents), (1_910_000_000, 22_718_500));
+    load().await.expect("second seed");
+    assert_eq!(counts().await, first);
+    assert_eq!(line(&p, "funds/BNASS/years/2022/lines/BNASS-PA-IND").await.executed_cents, 1_910_000_000);
+    // The demo shows what the issue asks: COFIL 2022 met, 2023 not; CDC 2023 missed Q3; late and overdue deliverables.
+    let compliance = |mandate: &str, year: i32| {
+        let api = p.missions.api.clone();
+        let mandate = format!("mandates/{mandate}");
+        async move {
+            api.get_governance_compliance(req(&staff(), pb::GetGovernanceComplianceRequest { mandate, year }))
+                .await
+                .expect("c")
+                .into_inner()
+        }
+    };
+    assert!(compliance("cnam-health", 2022).await.compliant);
+    assert!(!compliance("cnam-health", 2023).await.compliant);
+    assert_eq!(compliance("cdc-pensions", 2023).await.bodies[0].quarters_missed, [3]);
+    let metrics = |year: i32| {
+        let api = p.missions.api.clone();
+        async move {
+            api.get_missions_metrics(req(&staff(), pb::GetMissionsMetricsRequest { year, as_of: "2025-12-31".into() }))
+                .await
+                .expect("m")
+                .into_inner()
+        }
+    };
+    let d = metrics(2024).await.deliverables.expect("deliverables");
+    assert!(d.late > 0 && d.on_time > 0 && d.missing > 0, "{d:?}");
+    let m2023 = metrics(2023).await;
+    let c = m2023.claims.expect("claims");
+    assert_eq!((c.received, c.answered, c.answered_within_target), (3, 3, 2));
+    assert!(m2023.meetings.iter().any(|m| m.mandate == "mandates/cnam-health" && m.held_meetings == 1 && !m.compliant));
+    let population = metrics(2018).await.population;
+    assert!(population.iter().any(|v| v.series == "PENSIONERS" && v.dimension.is_empty() && v.value == 245_272));
 }
