@@ -19,6 +19,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod pagination;
 pub mod registry_cache;
+pub mod scope;
 pub mod server;
 pub mod telemetry;
 #[cfg(feature = "testing")]

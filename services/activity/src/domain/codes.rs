@@ -82,10 +82,7 @@ pub fn region_code(region: Region) -> i16 {
     region as i16
 }
 
-/// Region of a registry short code ("NORD").
-pub fn region_from_name(name: &str) -> Option<Region> {
-    Region::from_str_name(&format!("REGION_{}", name.trim().to_ascii_uppercase())).filter(|r| *r != Region::Unspecified)
-}
+pub use filieris_runtime::scope::region_from_name;
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,6 @@ use filieris_kernel::csv::parse_csv_records;
 use filieris_kernel::period::PeriodKind;
 use filieris_kernel::{Finess, Period};
 use filieris_proto::finance as pb;
-use filieris_proto::types::Region;
 use filieris_runtime::registry_cache::StructureIndex;
 use uuid::Uuid;
 
@@ -149,54 +148,7 @@ pub fn parse_results_period(text: &str) -> Result<Period, String> {
 
 // ------------------------------------------------------------------ scopes
 
-/// Where results are computed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    /// Every structure.
-    National,
-    /// One regional directorate.
-    Region(Region),
-    /// One structure by FINESS.
-    Structure(Finess),
-    /// A registry structure group, resolved over the period.
-    Group(String),
-}
-
-impl Scope {
-    /// Parses `""`/`national`, `regions/NORD`, `structures/{finess}`, `structureGroups/{code}`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let t = text.trim();
-        if t.is_empty() || t.eq_ignore_ascii_case("national") {
-            return Ok(Self::National);
-        }
-        if let Some(r) = t.strip_prefix("regions/") {
-            return Region::from_str_name(&format!("REGION_{}", r.to_ascii_uppercase()))
-                .filter(|r| *r != Region::Unspecified)
-                .map(Self::Region)
-                .ok_or_else(|| format!("{r:?} is not a region: NORD, EST or SUD"));
-        }
-        if let Some(f) = t.strip_prefix("structures/") {
-            return Finess::parse(f).map(Self::Structure).map_err(|e| e.to_string());
-        }
-        if let Some(code) = t.strip_prefix("structureGroups/") {
-            if !code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-                return Ok(Self::Group(code.to_owned()));
-            }
-            return Err(format!("{code:?} is not a structure group code"));
-        }
-        Err("scope must be national, regions/{NORD|EST|SUD}, structures/{finess} or structureGroups/{code}".into())
-    }
-
-    /// Canonical text.
-    pub fn name(&self) -> String {
-        match self {
-            Self::National => "national".into(),
-            Self::Region(r) => format!("regions/{}", r.as_str_name().trim_start_matches("REGION_")),
-            Self::Structure(f) => format!("structures/{}", f.as_str()),
-            Self::Group(c) => format!("structureGroups/{c}"),
-        }
-    }
-}
+pub use filieris_runtime::scope::Scope;
 
 // ------------------------------------------------------------------ targets
 
