@@ -189,6 +189,16 @@ pub fn default_requirement(holder: &str) -> Option<(pb::SteeringBody, i32, bool)
     }
 }
 
+/// The mandate holder whose steering body it is.
+pub fn body_holder(body: pb::SteeringBody) -> Option<&'static str> {
+    match body {
+        pb::SteeringBody::CofilManga => Some("CNAM"),
+        pb::SteeringBody::CanssmCdcQuarterly => Some("CDC"),
+        pb::SteeringBody::CanssmAngdm => Some("ANGDM"),
+        pb::SteeringBody::Unspecified => None,
+    }
+}
+
 /// Compliance of a body in a year from the dates of its meetings held with
 /// minutes.
 pub fn body_compliance(body: pb::SteeringBody, minimum: i32, each_quarter: bool, held: &[NaiveDate]) -> pb::BodyCompliance {
@@ -285,8 +295,8 @@ pub fn validate_record(
         return Err(reject("country_code", "must be an ISO 3166-1 alpha-2 country code".into()));
     }
     let record_type = if r.record_type.trim().is_empty() { default_type.to_owned() } else { r.record_type.trim().to_ascii_uppercase() };
-    if !is_code(&record_type) {
-        return Err(reject("record_type", "must be an upper-case code of letters, digits and _ (at most 64)".into()));
+    if !is_code(&record_type) || holds_nir(&record_type) {
+        return Err(reject("record_type", "must be an upper-case code of letters, digits and _ (at most 64), never an identifier".into()));
     }
     Ok(ValidRecord { line, nir, event_date, country, record_type })
 }
@@ -446,6 +456,8 @@ mod tests {
         assert_eq!(validate_record(3, &rec(good.as_str(), "2023-06-01", ""), &period, "D").unwrap_err().field, "event_date");
         assert_eq!(validate_record(4, &rec(good.as_str(), "2023-05-01", "XX"), &period, "D").unwrap_err().field, "country_code");
         assert!(is_country("FR") && !is_country("UK"));
+        let hidden = pb::ExchangeRecordInput { record_type: good.as_str().into(), ..rec(good.as_str(), "2023-05-03", "") };
+        assert_eq!(validate_record(5, &hidden, &period, "D").unwrap_err().field, "record_type");
     }
 
     #[test]

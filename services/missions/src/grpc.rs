@@ -350,7 +350,14 @@ impl MissionsService for MissionsApi {
                 if !v.is_empty() {
                     return Err(MissionsError::Invalid(v));
                 }
-                self.visible_mandate(&Access::Internal { write: true }, &id).await?;
+                let holder = self.visible_mandate(&Access::Internal { write: true }, &id).await?;
+                let body = pb::SteeringBody::try_from(req.body).unwrap_or_default();
+                if domain::body_holder(body) != Some(holder.as_str()) {
+                    return Err(MissionsError::field(
+                        "body",
+                        format!("{} is not a steering body of the {holder} mandate", body.as_str_name()),
+                    ));
+                }
                 let r = pb::MeetingRequirement {
                     mandate: req.mandate.clone(),
                     body: req.body,
@@ -393,6 +400,7 @@ impl MissionsService for MissionsApi {
                             v.add("meeting.held_date", "is required for a held meeting");
                         }
                         required(&mut v, "meeting.minutes_reference", &m.minutes_reference);
+                        no_nir(&mut v, "meeting.minutes_reference", &m.minutes_reference);
                     }
                     _ => {
                         if m.planned_date.is_empty() {
@@ -409,7 +417,13 @@ impl MissionsService for MissionsApi {
                 if !v.is_empty() {
                     return Err(MissionsError::Invalid(v));
                 }
-                self.visible_mandate(&Access::Internal { write: true }, &id).await?;
+                let holder = self.visible_mandate(&Access::Internal { write: true }, &id).await?;
+                if domain::body_holder(body) != Some(holder.as_str()) {
+                    return Err(MissionsError::field(
+                        "meeting.body",
+                        format!("{} is not a steering body of the {holder} mandate", body.as_str_name()),
+                    ));
+                }
                 let input = MeetingIn {
                     mandate_id: id,
                     body: code_of(body.as_str_name(), "STEERING_BODY_"),
@@ -742,6 +756,9 @@ impl MissionsService for MissionsApi {
                     if s.dimension.len() > 128 || s.dimension.contains(char::is_whitespace) {
                         v.add(format!("{f}.dimension"), "must be a short key:value code without spaces");
                     }
+                    no_nir(&mut v, &format!("{f}.series"), &s.series);
+                    no_nir(&mut v, &format!("{f}.dimension"), &s.dimension);
+                    no_nir(&mut v, &format!("{f}.missing_reason"), &s.missing_reason);
                     if !(0..=6).contains(&s.scale) {
                         v.add(format!("{f}.scale"), "must be 0 to 6");
                     }
@@ -861,6 +878,9 @@ impl MissionsService for MissionsApi {
                 Self::owned(&access, found.as_ref().map(|f| f.0.as_str()), "claim", &req.name, false)?;
                 let mut v = Violations::new();
                 let answered = date(&mut v, "answered_date", &req.answered_date);
+                if answered.is_some_and(|a| a > today()) {
+                    v.add("answered_date", "must not be in the future");
+                }
                 if let (Some(a), Some((_, received))) = (answered, &found)
                     && a < *received
                 {
@@ -1044,6 +1064,7 @@ impl MissionsService for MissionsApi {
                     v.add("statement.amount_cents", "must be a positive amount in cents");
                 }
                 required(&mut v, "statement.reference", &s.reference);
+                no_nir(&mut v, "statement.reference", &s.reference);
                 if s.reference.len() > 64 || !s.reference.bytes().all(|b| b.is_ascii_graphic()) {
                     v.add("statement.reference", "must be at most 64 visible ASCII characters");
                 }
@@ -1135,7 +1156,16 @@ impl MissionsService for MissionsApi {
             }
         }
         let claims = self.store.claim_metrics(access.visible(), req.year, at).await?;
-        let (population, _) = self.store.list_statistics(access.visible(), "", None, req.year, 200, "").await?;
+        let mut population = Vec::new();
+        let mut token = String::new();
+        loop {
+            let (page, next) = self.store.list_statistics(access.visible(), "", None, req.year, 200, &token).await?;
+            population.extend(page);
+            if next.is_empty() {
+                break;
+            }
+            token = next;
+        }
         Ok(Response::new(pb::GetMissionsMetricsResponse {
             year: req.year,
             deliverables: Some(deliverables),

@@ -164,6 +164,10 @@ async fn a_year_with_one_cofil_manga_is_non_compliant_and_two_make_it_compliant(
     let no_minutes = meeting(&env, pb::SteeringBody::CofilManga, pb::MeetingStatus::Held, "2023-12-01", "").await.unwrap_err();
     assert!(violations(&no_minutes).iter().any(|(f, _)| f == "meeting.minutes_reference"), "{no_minutes:?}");
 
+    // A CANSSM-CDC meeting does not belong to the CNAM mandate.
+    let wrong = meeting(&env, pb::SteeringBody::CanssmCdcQuarterly, pb::MeetingStatus::Held, "2023-02-10", "PV").await.unwrap_err();
+    assert_eq!(violations(&wrong)[0].0, "meeting.body");
+
     let one = compliance(&env, &staff(), 2023).await.expect("compliance");
     assert!(!one.compliant);
     assert_eq!(one.bodies.len(), 1);
@@ -517,6 +521,17 @@ async fn statistics_are_versioned_time_series_scoped_by_partner_and_paginated() 
         .unwrap_err();
     let fields: Vec<String> = violations(&e).into_iter().map(|v| v.0).collect();
     assert_eq!(fields, ["values[0].value", "values[0].missing_reason"]);
+
+    // A NIR hidden in a dimension is refused, unstored and not echoed.
+    let nir = Nir::from_body("1840175123456").expect("nir");
+    let hidden = pb::StatisticValue { dimension: format!("person:{}", nir.as_str()), ..value(pb::Partner::Cdc, "PENSIONERS", "2019", 1) };
+    let e = env
+        .api
+        .record_statistics(req(&staff(), pb::RecordStatisticsRequest { values: vec![hidden], request_id: String::new() }))
+        .await
+        .unwrap_err();
+    assert_eq!(violations(&e)[0].0, "values[0].dimension");
+    assert!(!format!("{e:?}").contains(nir.as_str()));
 
     let mut series = Vec::new();
     let mut token = String::new();
