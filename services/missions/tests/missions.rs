@@ -699,3 +699,59 @@ async fn mandates_keep_conventions_and_financial_terms_and_lists_are_paginated()
     let cpam = env.api.list_mandates(req(&partner("CPAM62"), pb::ListMandatesRequest::default())).await.expect("cpam").into_inner();
     assert_eq!(cpam.mandates.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["mandates/cnam-health"]);
 }
+
+#[tokio::test]
+async fn deliverable_lists_are_keyset_paginated_by_due_date_and_tokens_belong_to_their_query() {
+    let env = setup().await;
+    mandate(&env, "cnam-health", pb::Partner::Cnam).await;
+    let created = env
+        .api
+        .schedule_deliverables(req(
+            &staff(),
+            pb::ScheduleDeliverablesRequest {
+                mandate: "mandates/cnam-health".into(),
+                code: "STATISTICS_RETURN".into(),
+                label: "Statistiques".into(),
+                recurrence: pb::Recurrence::Quarterly as i32,
+                from_year: 2022,
+                to_year: 2023,
+                due_rule: String::new(),
+                request_id: "cal".into(),
+            },
+        ))
+        .await
+        .expect("schedule")
+        .into_inner()
+        .deliverables;
+    assert_eq!(created.len(), 8);
+    assert_eq!(created[3].due_date, "2023-01-20");
+    let list = |token: String, as_of: &str| {
+        let api = env.api.clone();
+        let as_of = as_of.to_owned();
+        async move {
+            api.list_deliverables(req(
+                &partner("CPAM62"),
+                pb::ListDeliverablesRequest { as_of, page_size: 3, page_token: token, ..Default::default() },
+            ))
+            .await
+        }
+    };
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = list(token, "2023-12-31").await.expect("page").into_inner();
+        assert!(page.deliverables.len() <= 3);
+        seen.extend(page.deliverables.into_iter().map(|d| (d.due_date, d.status)));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(seen.len(), 8);
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0));
+    // As of 31/12/2023 nothing was received: the seven due by then are missing, 2023Q4 is expected.
+    assert_eq!(seen.iter().filter(|d| d.1 == pb::DeliverableStatus::Missing as i32).count(), 7);
+    let first = list(String::new(), "2023-12-31").await.expect("page").into_inner();
+    let e = list(first.next_page_token, "2024-01-31").await.unwrap_err();
+    assert_eq!((e.code(), reason(&e).as_str()), (Code::InvalidArgument, "PAGE_TOKEN_MISMATCH"));
+}
