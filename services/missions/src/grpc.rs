@@ -13,7 +13,6 @@ use filieris_runtime::idempotency::IdempotencyKey;
 use filieris_runtime::pagination::page_size;
 use filieris_runtime::write::{self, Writers};
 use prost::Message;
-use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -624,7 +623,14 @@ impl MissionsService for MissionsApi {
             request,
             M,
             |r| format!("exchangeRuns/{}", partner_code(r.sender).unwrap_or("?")),
-            |r| std::mem::take(&mut r.request_id),
+            |r| {
+                // The idempotency hash covers the payload: with keyed digests in place of the
+                // NIRs, a retry still matches and no plain hash of a NIR is stored.
+                for rec in &mut r.records {
+                    rec.nir = self.store.keyed_digest(rec.nir.as_bytes());
+                }
+                std::mem::take(&mut r.request_id)
+            },
             |req, identity, key, rid| async move {
                 let access = writer(&identity)?;
                 let mut v = Violations::new();
@@ -652,10 +658,10 @@ impl MissionsService for MissionsApi {
                     return Err(MissionsError::Invalid(v));
                 };
                 let default_type = code_of(dataset.as_str_name(), "EXCHANGE_DATASET_");
-                let mut hasher = Sha256::new();
+                let mut file = Vec::new();
                 let (mut valid, mut rejected) = (Vec::new(), Vec::new());
                 for (i, r) in req.records.iter().enumerate() {
-                    hasher.update(r.encode_length_delimited_to_vec());
+                    file.extend(r.encode_length_delimited_to_vec());
                     match domain::validate_record(i as i32 + 1, r, &period, &default_type) {
                         Ok(rec) => valid.push(rec),
                         Err(line) => rejected.push(line),
@@ -667,7 +673,7 @@ impl MissionsService for MissionsApi {
                     sender,
                     period: req.period.clone(),
                     sent: req.records.len() as i32,
-                    checksum: hex::encode(hasher.finalize()),
+                    checksum: self.store.keyed_digest(&file),
                     valid,
                     rejected,
                 };

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use filieris_kernel::pseudonym::{PseudonymKey, pseudonymise_nir};
+use filieris_kernel::pseudonym::{PseudonymKey, pseudonymise_nir, pseudonymise_partner};
 use filieris_proto::missions as pb;
 use filieris_runtime::Identity;
 use filieris_runtime::idempotency::IdempotencyKey;
@@ -339,6 +339,15 @@ impl Store {
     /// The pool.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// A keyed digest (HMAC under the pseudonym key) of bytes that may hold a
+    /// person identifier: kept instead of a plain hash, which anyone could
+    /// test guessed NIRs against.
+    pub fn keyed_digest(&self, bytes: &[u8]) -> String {
+        let inner = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+        // The code and the 64-character id always pass the scheme's checks.
+        pseudonymise_partner(&self.pseudonyms, "missions-digest", &inner).map(|p| hex::encode(p.as_bytes())).unwrap_or_default()
     }
 
     // --- mandates -------------------------------------------------------------

@@ -400,6 +400,22 @@ async fn a_deaths_file_with_bad_nir_keys_stores_the_valid_lines_pseudonymised_an
             }
         }
     }
+    // Neither the idempotency record nor the run's checksum is a plain hash of the file's NIRs.
+    let plain = <sha2::Sha256 as sha2::Digest>::digest(prost::Message::encode_to_vec(&pb::UploadExchangeFileRequest {
+        dataset: pb::ExchangeDataset::Deaths as i32,
+        period: "202305".into(),
+        sender: pb::Partner::Cdc as i32,
+        records: records.clone(),
+        request_id: String::new(),
+    }))
+    .to_vec();
+    let (plain_hashes,): (i64,) = sqlx::query_as("SELECT count(*) FROM missions.idempotency WHERE request_hash = $1")
+        .bind(&plain)
+        .fetch_one(&env.pool)
+        .await
+        .expect("hashes");
+    assert_eq!(plain_hashes, 0);
+    assert_eq!(run.checksum.len(), 64);
     // Pseudonyms are the keyed HMAC of the activity scheme: 32 bytes, one per person.
     let (distinct,): (i64,) = sqlx::query_as("SELECT count(DISTINCT person) FROM missions.exchange_record WHERE length(person) = 32")
         .fetch_one(&env.pool)
