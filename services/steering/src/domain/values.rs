@@ -1,0 +1,175 @@
+//! From what a source answered to the value stored in the history: kind,
+//! numerator and denominator, display, provenance and status.
+
+use super::catalogue::{Definition, ValueKind};
+use super::targets::{Observed, TargetRule, evaluate};
+
+/// What a source gave for one indicator and year.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    /// A number: numerator (cents for EUR) and denominator (none for a total).
+    Number { numerator: i64, denominator: Option<i64>, provisional: bool, note: String },
+    /// A milestone, reached or not.
+    Milestone { reached: bool, provisional: bool },
+    /// No value, with the reason.
+    NotAvailable(String),
+}
+
+/// Provenance of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provenance {
+    Final,
+    Provisional,
+    NotAvailable,
+    Manual,
+}
+
+impl Provenance {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provenance::Final => "FINAL",
+            Provenance::Provisional => "PROVISIONAL",
+            Provenance::NotAvailable => "NOT_AVAILABLE",
+            Provenance::Manual => "MANUAL",
+        }
+    }
+}
+
+/// A value ready to be appended to the history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewValue {
+    pub key: String,
+    pub year: i32,
+    pub definition_version: i64,
+    pub kind: ValueKind,
+    pub numerator: Option<i64>,
+    pub denominator: Option<i64>,
+    pub display: String,
+    pub provenance: Provenance,
+    pub reason: String,
+    pub status: String,
+    pub qualifiers: Vec<String>,
+    pub target_raw: String,
+    pub source: String,
+}
+
+/// Builds the stored value. `target` is the year's target (raw and typed);
+/// `year_closed`: the year is over, so a non-provisional value is FINAL.
+pub fn build_value(
+    def: &Definition,
+    version: i64,
+    year: i32,
+    target: Option<(&str, &TargetRule)>,
+    fetched: Fetched,
+    year_closed: bool,
+) -> NewValue {
+    let (rule, target_raw) = match target {
+        Some((raw, rule)) => (rule.clone(), raw.to_owned()),
+        None => (TargetRule::Blank, String::new()),
+    };
+    let base = def.base.exact();
+    let mut v = NewValue {
+        key: def.key.clone(),
+        year,
+        definition_version: version,
+        kind: ValueKind::Nd,
+        numerator: None,
+        denominator: None,
+        display: String::new(),
+        provenance: Provenance::NotAvailable,
+        reason: String::new(),
+        status: String::new(),
+        qualifiers: Vec::new(),
+        target_raw,
+        source: def.source.reference(),
+    };
+    let (observed, provisional) = match fetched {
+        Fetched::NotAvailable(reason) => {
+            v.reason = reason;
+            (Observed::NotANumber, true)
+        }
+        Fetched::Milestone { reached, provisional } => {
+            v.kind = ValueKind::Value;
+            v.numerator = Some(i64::from(reached));
+            v.display = if reached { "reached".into() } else { "not reached".into() };
+            (Observed::Milestone(reached), provisional)
+        }
+        Fetched::Number { numerator, denominator, provisional, note } => match def.observed(numerator, denominator) {
+            Some(exact) => {
+                v.kind = ValueKind::Value;
+                v.numerator = Some(numerator);
+                v.denominator = denominator;
+                v.display = exact.display(def.decimals);
+                v.reason = note;
+                (Observed::Number(exact), provisional)
+            }
+            None => {
+                // A zero denominator is ND, never 0 % or 100 %.
+                v.reason = "NO_DENOMINATOR: the denominator is 0".into();
+                (Observed::NotANumber, provisional)
+            }
+        },
+    };
+    if v.kind == ValueKind::Value {
+        v.provenance = if provisional || !year_closed { Provenance::Provisional } else { Provenance::Final };
+    }
+    let final_value = v.provenance == Provenance::Final;
+    let (status, qualifiers) = evaluate(&rule, observed, base, final_value, def.lower_is_better);
+    v.status = status.as_str().to_owned();
+    v.qualifiers = qualifiers.into_iter().map(|q| q.as_str().to_owned()).collect();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::catalogue::reference_catalogue;
+
+    fn def(key: &str) -> (Definition, Vec<(i32, String, TargetRule)>) {
+        let all = reference_catalogue().expect("catalogue");
+        let i = all.into_iter().find(|i| i.definition.key == key).expect(key);
+        (i.definition, i.targets.into_iter().map(|t| (t.year, t.raw, t.rule)).collect())
+    }
+
+    #[test]
+    fn a_financial_result_is_evaluated_against_its_base() {
+        let (d, targets) = def("COG22.FINRES.1");
+        let (_, raw, rule) = &targets[0];
+        let met = Fetched::Number { numerator: -168_330_907, denominator: None, provisional: false, note: String::new() };
+        let v = build_value(&d, 1, 2022, Some((raw, rule)), met, true);
+        assert_eq!((v.display.as_str(), v.provenance, v.status.as_str()), ("-1683309.07", Provenance::Final, "MET"));
+        let missed = Fetched::Number { numerator: -168_330_908, denominator: None, provisional: true, note: String::new() };
+        let v = build_value(&d, 1, 2022, Some((raw, rule)), missed, true);
+        assert_eq!(
+            (v.provenance, v.status.as_str(), v.qualifiers.as_slice()),
+            (Provenance::Provisional, "AT_RISK", &["BETTER_THAN_BASE".to_owned()][..])
+        );
+    }
+
+    #[test]
+    fn opening_rates_keep_their_counts_and_a_zero_denominator_is_nd() {
+        let (d, targets) = def("COG22.OFFRE.12");
+        let (_, raw, rule) = &targets[0];
+        let f = Fetched::Number { numerator: 117_366, denominator: Some(181_738), provisional: false, note: String::new() };
+        let v = build_value(&d, 1, 2022, Some((raw, rule)), f, true);
+        assert_eq!(
+            (v.numerator, v.denominator, v.display.as_str(), v.status.as_str()),
+            (Some(117_366), Some(181_738), "64.6", "NO_TARGET")
+        );
+        let zero = Fetched::Number { numerator: 0, denominator: Some(0), provisional: false, note: String::new() };
+        let v = build_value(&d, 1, 2022, Some((raw, rule)), zero, true);
+        assert_eq!((v.kind, v.provenance, v.display.as_str()), (ValueKind::Nd, Provenance::NotAvailable, ""));
+        assert!(v.reason.starts_with("NO_DENOMINATOR"));
+    }
+
+    #[test]
+    fn a_missing_source_is_not_available_with_its_reason() {
+        let (d, targets) = def("COG22.SUP.14");
+        let (_, raw, rule) = &targets[0];
+        let v = build_value(&d, 1, 2022, Some((raw, rule)), Fetched::NotAvailable("no property data".into()), true);
+        assert_eq!(
+            (v.kind, v.provenance, v.status.as_str(), v.reason.as_str()),
+            (ValueKind::Nd, Provenance::NotAvailable, "NOT_EVALUABLE", "no property data")
+        );
+    }
+}
