@@ -50,6 +50,9 @@ pub enum FinanceError {
     /// An inflation rate the indexation needs is not recorded (R14).
     #[error("the {what} inflation rate of {year} is not recorded: set it with SetInflationRates")]
     InflationRateMissing { year: i16, what: &'static str },
+    /// A sale to another social-security body at a price other than the net book value (R10).
+    #[error("a sale to another social-security body is made at the net book value ({net_book_value} cents), not {price} cents")]
+    SalePriceNotNetBookValue { price: i64, net_book_value: i64 },
     /// A notification was already recorded as sent.
     #[error("{0} was already sent")]
     NotificationAlreadySent(String),
@@ -116,6 +119,7 @@ impl From<FinanceError> for ApiError {
             FinanceError::YearNotClosed(_) => failed("YEAR_NOT_CLOSED"),
             FinanceError::RevenueEstimateMissing { account, .. } => failed("REVENUE_ESTIMATE_MISSING").with_metadata("account", account),
             FinanceError::InflationRateMissing { year, .. } => failed("INFLATION_RATE_MISSING").with_metadata("year", year.to_string()),
+            FinanceError::SalePriceNotNetBookValue { .. } => failed("OSS_SALE_PRICE_NOT_VNC"),
             FinanceError::NotificationAlreadySent(_) => failed("NOTIFICATION_ALREADY_SENT"),
             FinanceError::PermissionDenied(_) => ApiError::new(ErrorCode::PermissionDenied, DOMAIN, "FINANCE_WRITE_DENIED", message),
             FinanceError::UnknownScope(_) => ApiError::new(ErrorCode::InvalidArgument, DOMAIN, "UNKNOWN_SCOPE", message),

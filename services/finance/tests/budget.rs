@@ -517,3 +517,45 @@ async fn bnass_and_bnpps_lines_follow_corrected_inflation() {
     assert_eq!(index("funds/BNGA/years/2023").await.expect_err("R13").code(), Code::InvalidArgument);
     assert_eq!(index("funds/BNASS/years/2022").await.expect_err("base year").code(), Code::InvalidArgument);
 }
+
+/// R10 (TS-29, TS-32, TS-33) through the API.
+#[tokio::test]
+async fn real_estate_gains_raise_next_years_investment_or_the_rent_envelope() {
+    let env = setup().await;
+    let sale = |year: i32, price: i64, vnc: i64, buyer: pb::Buyer, pct: Option<i32>| pb::RecordAssetSaleRequest {
+        year,
+        asset: "immeuble rue de la Mine, Lens".into(),
+        sale_date: format!("{year}-05-12"),
+        price_cents: price * EUR,
+        net_book_value_cents: vnc * EUR,
+        buyer: buyer as i32,
+        investment_percent: pct,
+        square_metres: 850,
+        reason: "décision du directeur général".into(),
+        request_id: String::new(),
+    };
+    let before = line(&env, "BNGA", 2024, "A-I-3.b").await.authorised_cents;
+    let s = env.api.record_asset_sale(req(sale(2023, 900_000, 300_000, pb::Buyer::Other, None))).await.expect("sale").into_inner();
+    let s = s.sale.expect("sale");
+    assert_eq!(s.gain_cents, 600_000 * EUR);
+    assert_eq!(line(&env, "BNGA", 2024, "A-I-3.b").await.authorised_cents, before + 600_000 * EUR);
+    // Half to rents: 2024 applied, 2025–2033 pending for the next COG.
+    let s = env.api.record_asset_sale(req(sale(2023, 900_000, 300_000, pb::Buyer::Other, Some(50)))).await.expect("split").into_inner();
+    let s = s.sale.expect("sale");
+    let rents: Vec<&pb::SaleUplift> = s.uplifts.iter().filter(|u| u.line == "A-I-2.b").collect();
+    assert_eq!(rents.len(), 10);
+    assert!(rents.iter().all(|u| u.amount_cents == 30_000 * EUR));
+    assert_eq!(rents.iter().filter(|u| u.state == "APPLIED").count(), 1);
+    let err = env.api.record_asset_sale(req(sale(2023, 900_000, 300_000, pb::Buyer::SocialSecurityBody, None))).await.expect_err("OSS");
+    assert_eq!(reason(&err), "OSS_SALE_PRICE_NOT_VNC");
+    let at_vnc = env.api.record_asset_sale(req(sale(2023, 300_000, 300_000, pb::Buyer::SocialSecurityBody, None))).await.expect("at VNC");
+    assert!(at_vnc.into_inner().sale.expect("sale").uplifts.is_empty());
+    // 2024: a loss raises nothing; a gain waits for the next COG.
+    let count = movements(&env).await;
+    let loss = env.api.record_asset_sale(req(sale(2024, 250_000, 300_000, pb::Buyer::Other, None))).await.expect("loss").into_inner();
+    assert!(loss.sale.expect("sale").uplifts.is_empty());
+    let gain = env.api.record_asset_sale(req(sale(2024, 500_000, 300_000, pb::Buyer::Other, None))).await.expect("gain").into_inner();
+    let u = gain.sale.expect("sale").uplifts;
+    assert_eq!((u.len(), u[0].year, u[0].amount_cents, u[0].state.as_str()), (1, 2025, 200_000 * EUR, "PENDING_NEXT_COG"));
+    assert_eq!(movements(&env).await, count, "no movement for the loss nor for 2025");
+}

@@ -480,6 +480,61 @@ pub fn close_decision(line: &LineInfo, year: i16, authorised_cents: i64, execute
     }
 }
 
+// ------------------------------------------------------ real-estate sales
+
+/// The BNGA lines real-estate gains raise (R10 steps 5 and 6).
+pub const SALE_INVESTMENT_LINE: &str = "A-I-3.b";
+pub const SALE_RENT_LINE: &str = "A-I-2.b";
+
+/// What a sale's gain raises.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalePlan {
+    pub gain: i64,
+    pub investment: i64,
+    pub rent: i64,
+    /// (year, line, amount), investment first, then the ten rent tranches.
+    pub uplifts: Vec<(i16, &'static str, i64)>,
+}
+
+/// A sale to another social-security body is made at the net book value (R10 step 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceNotNetBookValue;
+
+/// R10: the gain over the net book value raises the next year's investment
+/// authorisations by `investment_percent` of it (rounded half up) and the
+/// rent envelope by the rest, a tenth a year over ten years (tranches 1–9
+/// rounded down to the cent, the tenth takes the remainder so the total is
+/// exact). A loss, or no gain, raises nothing.
+pub fn plan_sale(
+    year: i16,
+    price: i64,
+    net_book_value: i64,
+    social_security_buyer: bool,
+    investment_percent: i16,
+) -> Result<SalePlan, PriceNotNetBookValue> {
+    if social_security_buyer && price != net_book_value {
+        return Err(PriceNotNetBookValue);
+    }
+    let gain = price - net_book_value;
+    if gain <= 0 {
+        return Ok(SalePlan { gain, investment: 0, rent: 0, uplifts: Vec::new() });
+    }
+    let investment = i64::try_from((i128::from(gain) * i128::from(investment_percent) * 2 + 100) / 200).unwrap_or(gain).min(gain);
+    let rent = gain - investment;
+    let mut uplifts = Vec::new();
+    if investment > 0 {
+        uplifts.push((year + 1, SALE_INVESTMENT_LINE, investment));
+    }
+    if rent > 0 {
+        let tranche = rent / 10;
+        for k in 1..=10i16 {
+            let amount = if k == 10 { rent - 9 * tranche } else { tranche };
+            uplifts.push((year + k, SALE_RENT_LINE, amount));
+        }
+    }
+    Ok(SalePlan { gain, investment, rent, uplifts })
+}
+
 // ------------------------------------------------------------ indexation
 
 /// First year indexed: the 2022 amounts of both tables are the base (R14, reading 2).
@@ -651,6 +706,29 @@ mod tests {
         assert_eq!(reuse_uplift(4_000_000, 100), 4_000_000);
         assert_eq!(reuse_uplift(3, 50), 2, "1.5 cents rounds half up");
         assert_eq!(reuse_uplift(-10, 100), 0);
+    }
+
+    /// R10 (TS-29..TS-33).
+    #[test]
+    fn real_estate_sales() {
+        let p = plan_sale(2023, 90_000_000, 30_000_000, false, 100).unwrap();
+        assert_eq!((p.gain, p.uplifts.clone()), (60_000_000, vec![(2024, "A-I-3.b", 60_000_000)]));
+        let p = plan_sale(2023, 90_000_000, 30_000_000, false, 50).unwrap();
+        assert_eq!(p.uplifts[0], (2024, "A-I-3.b", 30_000_000));
+        assert_eq!(
+            p.uplifts[1..].iter().map(|u| (u.0, u.2)).collect::<Vec<_>>(),
+            (2024..=2033).map(|y| (y, 3_000_000)).collect::<Vec<_>>()
+        );
+        let p = plan_sale(2023, 10_000_005, 0, false, 0).unwrap();
+        assert_eq!(p.uplifts.len(), 10);
+        assert!(p.uplifts[..9].iter().all(|u| u.2 == 1_000_000));
+        assert_eq!(p.uplifts[9], (2033, "A-I-2.b", 1_000_005));
+        assert_eq!(p.uplifts.iter().map(|u| u.2).sum::<i64>(), 10_000_005);
+        assert_eq!(plan_sale(2023, 90_000_000, 30_000_000, true, 100), Err(PriceNotNetBookValue));
+        assert_eq!(plan_sale(2023, 30_000_000, 30_000_000, true, 100).unwrap().uplifts, vec![]);
+        let loss = plan_sale(2024, 25_000_000, 30_000_000, false, 100).unwrap();
+        assert_eq!((loss.gain, loss.uplifts.len()), (-5_000_000, 0));
+        assert_eq!(plan_sale(2024, 50_000_000, 30_000_000, false, 100).unwrap().uplifts, vec![(2025, "A-I-3.b", 20_000_000)]);
     }
 
     /// R14 (TS-38, TS-39), with the hypothetical rates of the domain notes.

@@ -14,7 +14,8 @@ use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::storage::{AuthorityIn, FundYear, Spending, Store, TransferIn, TransferStep, WriteContext, parse_child};
+use super::domain;
+use super::storage::{AssetSaleIn, AuthorityIn, FundYear, Spending, Store, TransferIn, TransferStep, WriteContext, parse_child};
 use crate::error::{DOMAIN, FinanceError};
 
 /// Who may change budgets.
@@ -455,6 +456,63 @@ impl BudgetService for BudgetApi {
             |req, identity, _, _| async move {
                 let year = revenue_year(&req.name, "name")?;
                 self.store.apply_revenue_reuse(&identity, year).await
+            },
+        )
+        .await
+    }
+
+    async fn record_asset_sale(
+        &self,
+        request: Request<pb::RecordAssetSaleRequest>,
+    ) -> Result<Response<pb::RecordAssetSaleResponse>, Status> {
+        let method = "BudgetService/RecordAssetSale";
+        write(
+            self,
+            request,
+            method,
+            |r| r.asset.clone(),
+            |r| std::mem::take(&mut r.request_id),
+            |req, identity, key, rid| async move {
+                let mut v = Violations::new();
+                let year = i16::try_from(req.year).ok().filter(|y| domain::COG_YEARS.contains(y));
+                if year.is_none() {
+                    v.add("year", "must be a year of the COG (2022 to 2024)");
+                }
+                required(&mut v, "asset", &req.asset);
+                let d = date(&mut v, "sale_date", &req.sale_date);
+                if let Some(y) = year {
+                    in_year(&mut v, "sale_date", d, y);
+                }
+                positive(&mut v, "price_cents", req.price_cents);
+                if req.net_book_value_cents < 0 {
+                    v.add("net_book_value_cents", "must not be negative");
+                }
+                let buyer = pb::Buyer::try_from(req.buyer).unwrap_or(pb::Buyer::Unspecified);
+                if buyer == pb::Buyer::Unspecified {
+                    v.add("buyer", "is required: BUYER_OTHER or BUYER_SOCIAL_SECURITY_BODY");
+                }
+                let pct = req.investment_percent.unwrap_or(100);
+                if !(0..=100).contains(&pct) {
+                    v.add("investment_percent", "must be between 0 and 100");
+                }
+                if req.square_metres < 0 {
+                    v.add("square_metres", "must not be negative");
+                }
+                required(&mut v, "reason", &req.reason);
+                v.into_result(DOMAIN)?;
+                let sale = AssetSaleIn {
+                    year: year.unwrap_or_default(),
+                    asset: req.asset,
+                    date: d.unwrap_or_default(),
+                    price: req.price_cents,
+                    net_book_value: req.net_book_value_cents,
+                    social_security_buyer: buyer == pb::Buyer::SocialSecurityBody,
+                    investment_percent: i16::try_from(pct).unwrap_or(100),
+                    square_metres: req.square_metres,
+                    reason: req.reason,
+                };
+                let ctx = WriteContext { identity: &identity, method, key: key.as_ref(), request_id: &rid };
+                Ok(pb::RecordAssetSaleResponse { sale: Some(self.store.record_asset_sale(&ctx, &sale).await?) })
             },
         )
         .await

@@ -323,6 +323,19 @@ pub struct Spending {
     pub reason: String,
 }
 
+/// A real-estate sale, validated.
+pub struct AssetSaleIn {
+    pub year: i16,
+    pub asset: String,
+    pub date: NaiveDate,
+    pub price: i64,
+    pub net_book_value: i64,
+    pub social_security_buyer: bool,
+    pub investment_percent: i16,
+    pub square_metres: i32,
+    pub reason: String,
+}
+
 /// A transfer request, validated.
 pub struct TransferIn {
     pub from: String,
@@ -1633,6 +1646,107 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(response)
+    }
+
+    // ---------------------------------------------------- real-estate sales
+
+    /// R10: records a sale and the uplifts of its gain.
+    pub async fn record_asset_sale(&self, ctx: &WriteContext<'_>, sale: &AssetSaleIn) -> Result<pb::AssetSale> {
+        let mut tx = match write::begin::<pb::RecordAssetSaleResponse>(DOMAIN, &self.pool, ctx.key).await? {
+            Begun::Replayed(previous) => return previous.sale.ok_or_else(|| FinanceError::field("request_id", "replay without a sale")),
+            Begun::Fresh(tx) => tx,
+        };
+        let plan = domain::plan_sale(sale.year, sale.price, sale.net_book_value, sale.social_security_buyer, sale.investment_percent)
+            .map_err(|_| FinanceError::SalePriceNotNetBookValue { price: sale.price, net_book_value: sale.net_book_value })?;
+        let id = Uuid::now_v7();
+        let authority = AuthorityIn { kind: "DG".into(), reference: format!("assetSales/{id}"), date: Some(sale.date) };
+        let mut uplifts = Vec::new();
+        for (year, code, amount) in &plan.uplifts {
+            let fy = FundYear { fund: Fund::Bnga, year: *year };
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM budget_line WHERE fund = 'BNGA' AND year = $1 AND code = $2)")
+                    .bind(year)
+                    .bind(code)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let state = if exists {
+                Self::ensure_open(&mut tx, &fy).await?;
+                let tag = if *code == domain::SALE_RENT_LINE { "rent_envelope_restricted" } else { "real_estate_gain" };
+                let m = NewMovement {
+                    code,
+                    year: *year,
+                    kind: "UPLIFT",
+                    amount: *amount,
+                    date: NaiveDate::from_ymd_opt(i32::from(*year), 1, 1).unwrap_or_default(),
+                    rule: "R10",
+                    authority: &authority,
+                    reason: &sale.reason,
+                    recorded_by: &ctx.identity.caller,
+                    request_id: ctx.request_id,
+                    tags: vec![tag.to_owned()],
+                    overrun: 0,
+                    commitment: None,
+                    transfer: None,
+                    origin: format!("cession {} ({})", sale.asset, sale.date),
+                };
+                Self::append(&mut tx, Fund::Bnga, &m).await?;
+                "APPLIED"
+            } else {
+                "PENDING_NEXT_COG"
+            };
+            uplifts.push(pb::SaleUplift { year: i32::from(*year), line: (*code).to_owned(), amount_cents: *amount, state: state.into() });
+        }
+        let uplifts_json = serde_json::Value::Array(
+            uplifts
+                .iter()
+                .map(|u| serde_json::json!({"year": u.year, "line": u.line, "amount": u.amount_cents, "state": u.state}))
+                .collect(),
+        );
+        sqlx::query(
+            "INSERT INTO asset_sale (id, year, asset, sale_date, price_cents, net_book_value_cents, buyer, square_metres, gain_cents, \
+                                     investment_cents, rent_cents, uplifts, reason, recorded_by) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+        )
+        .bind(id)
+        .bind(sale.year)
+        .bind(&sale.asset)
+        .bind(sale.date)
+        .bind(sale.price)
+        .bind(sale.net_book_value)
+        .bind(if sale.social_security_buyer { "SOCIAL_SECURITY_BODY" } else { "OTHER" })
+        .bind(sale.square_metres)
+        .bind(plan.gain)
+        .bind(plan.investment)
+        .bind(plan.rent)
+        .bind(uplifts_json)
+        .bind(&sale.reason)
+        .bind(&ctx.identity.caller)
+        .execute(&mut *tx)
+        .await?;
+        let out = pb::AssetSale {
+            name: format!("assetSales/{id}"),
+            asset: sale.asset.clone(),
+            gain_cents: plan.gain,
+            investment_cents: plan.investment,
+            rent_envelope_cents: plan.rent,
+            uplifts,
+        };
+        write::record(
+            &mut tx,
+            &Recorded {
+                identity: ctx.identity,
+                method: ctx.method,
+                request_id: ctx.request_id,
+                resource: &out.name,
+                change_type: "ASSET_SALE_RECORDED",
+                revision: 0,
+                detail: &format!("gain {} cents", plan.gain),
+            },
+        )
+        .await?;
+        let response = pb::RecordAssetSaleResponse { sale: Some(out) };
+        write::commit(DOMAIN, tx, ctx.key, &response).await?;
+        response.sale.ok_or_else(|| FinanceError::field("sale", "missing"))
     }
 
     // ----------------------------------------------------------- indexation
