@@ -310,6 +310,59 @@ pub fn is_code(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// One current statistic value, for the consistency checks.
+#[derive(Debug, Clone)]
+pub struct SeriesPoint {
+    /// Period code.
+    pub period: String,
+    /// Dimension (`""` for the total, `key:value` for a component).
+    pub dimension: String,
+    /// Value, `None` when typed missing (ND/NC).
+    pub value: Option<i64>,
+}
+
+/// Data-quality warnings of one partner's series (missions.md §3, statistics
+/// intake): a total that differs from the sum of its components of one
+/// dimension key, or a yearly value that differs from the sum of its twelve
+/// months. Inconsistent values are kept; the caller is told.
+pub fn consistency_warnings(partner: &str, series: &str, points: &[SeriesPoint]) -> Vec<String> {
+    use std::collections::BTreeMap;
+    let mut out = Vec::new();
+    let value =
+        |period: &str, dimension: &str| points.iter().find(|p| p.period == period && p.dimension == dimension).and_then(|p| p.value);
+    // Components: per (period, dimension key), the sum of `key:*` values.
+    let mut groups: BTreeMap<(String, String), (i64, bool)> = BTreeMap::new();
+    for p in points.iter().filter(|p| !p.dimension.is_empty()) {
+        let Some((key, _)) = p.dimension.split_once(':') else { continue };
+        let e = groups.entry((p.period.clone(), key.to_owned())).or_insert((0, true));
+        match p.value {
+            Some(v) => e.0 += v,
+            None => e.1 = false,
+        }
+    }
+    for ((period, key), (sum, complete)) in groups {
+        if let (true, Some(total)) = (complete, value(&period, ""))
+            && sum != total
+        {
+            out.push(format!("{partner} {series} {period}: the {key}:* components sum to {sum}, the total is {total}"));
+        }
+    }
+    // Months: a year whose twelve months are all given.
+    let years: std::collections::BTreeSet<(&str, &str)> =
+        points.iter().filter(|p| p.period.len() == 4).map(|p| (p.period.as_str(), p.dimension.as_str())).collect();
+    for (year, dimension) in years {
+        let months: Option<Vec<i64>> = (1..=12).map(|m| value(&format!("{year}{m:02}"), dimension)).collect();
+        if let (Some(months), Some(total)) = (months, value(year, dimension)) {
+            let sum: i64 = months.iter().sum();
+            if sum != total {
+                let dim = if dimension.is_empty() { String::new() } else { format!(" {dimension}") };
+                out.push(format!("{partner} {series}{dim} {year}: the months sum to {sum}, the year is {total}"));
+            }
+        }
+    }
+    out
+}
+
 /// The finance line of an ANGDM BNASS section for a year.
 pub fn section_line(section: pb::BnassSection, year: i32) -> Option<String> {
     let code = match section {
@@ -458,6 +511,32 @@ mod tests {
         assert!(is_country("FR") && !is_country("UK"));
         let hidden = pb::ExchangeRecordInput { record_type: good.as_str().into(), ..rec(good.as_str(), "2023-05-03", "") };
         assert_eq!(validate_record(5, &hidden, &period, "D").unwrap_err().field, "record_type");
+    }
+
+    #[test]
+    fn inconsistent_totals_are_warned() {
+        let pt =
+            |period: &str, dimension: &str, value: Option<i64>| SeriesPoint { period: period.into(), dimension: dimension.into(), value };
+        // M9: 90,436 + 20,703 = 111,139 is consistent; 111,239 is not.
+        let ok = [pt("2018", "", Some(111_139)), pt("2018", "type:PRIMARY", Some(90_436)), pt("2018", "type:DEPENDANTS", Some(20_703))];
+        assert!(consistency_warnings("CNAM", "BENEFICIARIES", &ok).is_empty());
+        let off = [pt("2018", "", Some(111_239)), pt("2018", "type:PRIMARY", Some(90_436)), pt("2018", "type:DEPENDANTS", Some(20_703))];
+        assert_eq!(
+            consistency_warnings("CNAM", "BENEFICIARIES", &off),
+            ["CNAM BENEFICIARIES 2018: the type:* components sum to 111139, the total is 111239"]
+        );
+        // A component typed missing leaves nothing to compare.
+        let nd = [pt("2018", "", Some(5)), pt("2018", "type:A", Some(1)), pt("2018", "type:B", None)];
+        assert!(consistency_warnings("CNAM", "X", &nd).is_empty());
+        // M6: twelve months summing to 10,793 against a declared 10,761.
+        let mut months: Vec<SeriesPoint> =
+            (1..=12).map(|m| pt(&format!("2018{m:02}"), "", Some(if m == 1 { 10_793 - 11 * 900 } else { 900 }))).collect();
+        months.push(pt("2018", "", Some(10_761)));
+        assert_eq!(consistency_warnings("CPAM", "VISITS", &months), ["CPAM VISITS 2018: the months sum to 10793, the year is 10761"]);
+        months.pop();
+        months.pop();
+        months.push(pt("2018", "", Some(1)));
+        assert!(consistency_warnings("CPAM", "VISITS", &months).is_empty(), "eleven months: nothing to compare");
     }
 
     #[test]

@@ -798,8 +798,7 @@ impl MissionsService for MissionsApi {
                 if !v.is_empty() {
                     return Err(MissionsError::Invalid(v));
                 }
-                let values = self.store.record_statistics(&ctx(&identity, &key, &rid, M), values).await?;
-                Ok(pb::RecordStatisticsResponse { values })
+                self.store.record_statistics(&ctx(&identity, &key, &rid, M), values).await
             },
         )
         .await

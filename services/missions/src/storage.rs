@@ -901,9 +901,9 @@ impl Store {
     // --- statistics -----------------------------------------------------------
 
     /// Stores statistic values, each as the next version of its key.
-    pub async fn record_statistics(&self, ctx: &WriteContext<'_>, values: Vec<StatisticIn>) -> Result<Vec<pb::StatisticValue>> {
+    pub async fn record_statistics(&self, ctx: &WriteContext<'_>, values: Vec<StatisticIn>) -> Result<pb::RecordStatisticsResponse> {
         let mut tx = match begin::<pb::RecordStatisticsResponse>(&self.pool, ctx.key).await? {
-            Ok(r) => return Ok(r.values),
+            Ok(r) => return Ok(r),
             Err(tx) => tx,
         };
         let mut out = Vec::with_capacity(values.len());
@@ -933,8 +933,32 @@ impl Store {
             .await?;
             out.push(statistic(row));
         }
-        let detail = format!("{} values", out.len());
-        Ok(finish(ctx, tx, "statistics", "STATISTICS_RECORDED", &detail, pb::RecordStatisticsResponse { values: out }).await?.values)
+        // The consistency of each series touched, with what it now holds for the year.
+        let touched: std::collections::BTreeSet<(String, String, i16)> =
+            values.iter().map(|v| (v.partner.clone(), v.series.clone(), v.year)).collect();
+        let mut warnings = Vec::new();
+        for (partner, series, year) in touched {
+            let points: Vec<(String, String, i64, String)> = sqlx::query_as(
+                "SELECT DISTINCT ON (dimension, period) period, dimension, value, missing FROM statistic_value \
+                 WHERE partner = $1 AND series = $2 AND year = $3 ORDER BY dimension, period, version DESC",
+            )
+            .bind(&partner)
+            .bind(&series)
+            .bind(year)
+            .fetch_all(&mut *tx)
+            .await?;
+            let points: Vec<domain::SeriesPoint> = points
+                .into_iter()
+                .map(|(period, dimension, value, missing)| domain::SeriesPoint {
+                    period,
+                    dimension,
+                    value: missing.is_empty().then_some(value),
+                })
+                .collect();
+            warnings.extend(domain::consistency_warnings(&partner, &series, &points));
+        }
+        let detail = format!("{} values, {} warnings", out.len(), warnings.len());
+        finish(ctx, tx, "statistics", "STATISTICS_RECORDED", &detail, pb::RecordStatisticsResponse { values: out, warnings }).await
     }
 
     /// Current statistic values of visible partners, in series order.

@@ -528,6 +528,28 @@ async fn statistics_are_versioned_time_series_scoped_by_partner_and_paginated() 
         .into_inner()
         .values;
     assert_eq!(v2[0].version, 2);
+    // M9: components inconsistent with their total are stored with a warning.
+    let resp = env
+        .api
+        .record_statistics(req(
+            &partner("CNAM"),
+            pb::RecordStatisticsRequest {
+                values: vec![
+                    value(pb::Partner::Cnam, "BENEFICIARIES", "2018", 111_239),
+                    pb::StatisticValue {
+                        dimension: "type:PRIMARY_INSURED".into(),
+                        ..value(pb::Partner::Cnam, "BENEFICIARIES", "2018", 90_436)
+                    },
+                    pb::StatisticValue { dimension: "type:DEPENDANTS".into(), ..value(pb::Partner::Cnam, "BENEFICIARIES", "2018", 20_703) },
+                ],
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("stored despite the inconsistency")
+        .into_inner();
+    assert_eq!(resp.values.len(), 3);
+    assert_eq!(resp.warnings, ["CNAM BENEFICIARIES 2018: the type:* components sum to 111139, the total is 111239"]);
     // ND needs a reason and a zero value.
     let nd = pb::StatisticValue { missing: pb::MissingValue::Nd as i32, ..value(pb::Partner::Cnam, "ANNUITY_AWARD_DELAY", "2018", 5) };
     let e = env
@@ -575,7 +597,9 @@ async fn statistics_are_versioned_time_series_scoped_by_partner_and_paginated() 
     assert_eq!(cpam57.iter().map(|v| v.partner).collect::<Vec<_>>(), [pb::Partner::Cpam57 as i32]);
     let cnam =
         env.api.list_statistics(req(&partner("CNAM"), pb::ListStatisticsRequest::default())).await.expect("list").into_inner().values;
-    assert_eq!(cnam.len(), 2);
+    // CNAM sees its own three values and both CPAMs' rows, none of the CDC's.
+    assert_eq!(cnam.len(), 5);
+    assert!(cnam.iter().all(|v| v.partner != pb::Partner::Cdc as i32));
     // A CPAM cannot send another CPAM's statistics.
     let e = env
         .api
