@@ -53,12 +53,8 @@ impl Exact {
         Exact { num: n, den: 1 }
     }
 
-    pub fn mul(self, other: Exact) -> Exact {
+    pub fn times(self, other: Exact) -> Exact {
         Exact::new(self.num * other.num, self.den * other.den)
-    }
-
-    pub fn neg(self) -> Exact {
-        Exact { num: -self.num, den: self.den }
     }
 
     pub fn signum(self) -> i128 {
@@ -261,7 +257,7 @@ pub fn evaluate(
         (TargetRule::Milestone { .. }, Observed::Milestone(done)) => Some(done),
         (TargetRule::Milestone { .. }, Observed::Number(v)) => Some(v >= Exact::int(1)),
         (_, Observed::Number(v)) => match rule {
-            TargetRule::ReduceDeficit { percent } => base.map(|b| v >= b.mul(Exact::new(i128::from(100 - percent), 100))),
+            TargetRule::ReduceDeficit { percent } => base.map(|b| v >= b.times(Exact::new(i128::from(100 - percent), 100))),
             TargetRule::Equilibrium { tolerance_cents } => {
                 let ok = v >= Exact::new(-i128::from(*tolerance_cents), 100);
                 if ok && v.signum() < 0 {
@@ -371,7 +367,7 @@ mod tests {
         let freyming = Some(eur(-280_551_512));
         let reduce40 = TargetRule::ReduceDeficit { percent: 40 };
         let eq = TargetRule::Equilibrium { tolerance_cents: 0 };
-        let eq_tol = TargetRule::Equilibrium { tolerance_cents: 1_000_00 };
+        let eq_tol = TargetRule::Equilibrium { tolerance_cents: 100_000 };
         let range = TargetRule::Range { low: dec(22, 1), high: dec(28, 1) };
         let min50 = TargetRule::Min { low: dec(50, 0) };
         let max95 = TargetRule::Max { high: dec(95, 0) };
