@@ -178,6 +178,29 @@ async fn angdm_spending_recorded_in_missions_is_executed_once_on_the_bnass_line_
             (pb::BnassSection::Atmp as i32, 0, 0, 1_382_700),
         ]
     );
+    let listed = p
+        .missions
+        .api
+        .list_social_action_spending(req(
+            &angdm,
+            pb::ListSocialActionSpendingRequest { year: 2022, page_size: 2, page_token: String::new() },
+        ))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.statements.len(), 2);
+    let rest = p
+        .missions
+        .api
+        .list_social_action_spending(req(
+            &angdm,
+            pb::ListSocialActionSpendingRequest { year: 2022, page_size: 2, page_token: listed.next_page_token },
+        ))
+        .await
+        .expect("page 2")
+        .into_inner();
+    assert_eq!(rest.statements.len(), 1);
+    assert!(rest.next_page_token.is_empty());
     // Only ANGDM (and CANSSM) record or read its spending.
     let e = record(&p, &partner("CDC"), statement(pb::BnassSection::Atmp, "2022", 100, "X"), "cdc").await.unwrap_err();
     assert_eq!((e.code(), reason(&e).as_str()), (Code::PermissionDenied, "PARTNER_SCOPE_DENIED"));

@@ -175,6 +175,23 @@ async fn a_year_with_one_cofil_manga_is_non_compliant_and_two_make_it_compliant(
     assert_eq!((b.body, b.required_meetings, b.held_meetings, b.compliant), (pb::SteeringBody::CofilManga as i32, 2, 1, false));
 
     meeting(&env, pb::SteeringBody::CofilManga, pb::MeetingStatus::Held, "2023-10-10", "PV-COFIL-2023-2").await.expect("held");
+    let listed = env
+        .api
+        .list_meetings(req(
+            &partner("CPAM57"),
+            pb::ListMeetingsRequest { mandate: "mandates/cnam-health".into(), year: 2023, page_size: 2, page_token: String::new() },
+        ))
+        .await
+        .expect("meetings")
+        .into_inner();
+    assert_eq!(listed.meetings.iter().map(|m| m.planned_date.as_str()).collect::<Vec<_>>(), ["2023-06-20", "2023-10-10"]);
+    assert!(!listed.next_page_token.is_empty());
+    let e = env
+        .api
+        .list_meetings(req(&partner("ANGDM"), pb::ListMeetingsRequest { mandate: "mandates/cnam-health".into(), ..Default::default() }))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
     let two = compliance(&env, &partner("CNAM"), 2023).await.expect("compliance");
     assert!(two.compliant, "{two:?}");
     assert_eq!(two.bodies[0].held_meetings, 2);
@@ -437,6 +454,9 @@ async fn a_deaths_file_with_bad_nir_keys_stores_the_valid_lines_pseudonymised_an
         .expect("run");
     assert_eq!(acked.deliveries[0].received_by, "partner:cnam");
     assert!(!acked.deliveries[0].received_time.is_empty());
+    // The sender reads its run with the rejected lines.
+    let mine = env.api.get_exchange_run(req(&cdc, pb::GetExchangeRunRequest { name: run.name.clone() })).await.expect("get").into_inner();
+    assert_eq!(mine.run.expect("run").rejected.len(), 3);
     // ANGDM, neither sender nor recipient, sees nothing of it and cannot acknowledge it.
     let angdm = partner("ANGDM");
     let e = env.api.get_exchange_run(req(&angdm, pb::GetExchangeRunRequest { name: run.name.clone() })).await.unwrap_err();
@@ -735,6 +755,16 @@ async fn mandates_keep_conventions_and_financial_terms_and_lists_are_paginated()
         .into_inner();
     assert_eq!(page2.mandates.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["mandates/cnam-health"]);
     assert!(page2.next_page_token.is_empty());
+    let got = env
+        .api
+        .get_mandate(req(&partner("ANGDM"), pb::GetMandateRequest { name: "mandates/angdm-social-action".into() }))
+        .await
+        .expect("get");
+    assert_eq!(got.into_inner().mandate.expect("mandate").conventions[0].kind, "RENEWAL");
+    let e = env.api.get_mandate(req(&staff(), pb::GetMandateRequest { name: "mandates/nothing".into() })).await.unwrap_err();
+    assert_eq!((e.code(), reason(&e).as_str()), (Code::NotFound, "MANDATE_NOT_FOUND"));
+    let e = env.api.get_mandate(req(&partner("CDC"), pb::GetMandateRequest { name: "mandates/nothing".into() })).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
     // A CPAM sees the CNAM mandate it works under, and only it.
     let cpam = env.api.list_mandates(req(&partner("CPAM62"), pb::ListMandatesRequest::default())).await.expect("cpam").into_inner();
     assert_eq!(cpam.mandates.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["mandates/cnam-health"]);
