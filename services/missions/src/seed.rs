@@ -3,8 +3,8 @@
 //! financial terms, the required and held meetings 2022–2024 (M1–M3), the
 //! deliverables calendar 2022–2024 with late and overdue receipts (M4), a
 //! few claims (M19) and a fraud case (M22), the 2014–2018 statistics series
-//! of the 2018 report, and ANGDM spending 2022 executed on the finance
-//! service (M11–M12). Every write has a fixed request id, so a second run
+//! of the 2018 report, and ANGDM spending 2024 executed on the finance
+//! service. Every write has a fixed request id, so a second run
 //! replays and changes nothing.
 
 use std::time::Duration;
@@ -478,16 +478,21 @@ async fn load_statistics(api: &MissionsApi) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// ANGDM 2022: PA four quarters totalling 19,100,000 € against 18,872,815 €
-/// (M11, an accepted overrun), MAL 3,965,764 € (M12), ATMP 13,000 €.
+/// ANGDM 2024 statements: PA four quarters totalling 16,600,000 € against the
+/// 16,444,429 € allocation (an accepted, flagged evaluative overrun, like M11
+/// for 2022), MAL 100,000 € below its 3,542,618 € (M12's pattern), ATMP
+/// 11,500 €. 2024, because the finance demo executes the BNASS lines of 2022
+/// and 2023 itself (finance `demo.rs`, `LINE_PLANS`): booking the same years
+/// here would execute them twice.
 async fn load_spending(api: &MissionsApi) -> anyhow::Result<usize> {
+    const YEAR: i32 = 2024;
     let statements: &[(pb::BnassSection, &str, &str, i64)] = &[
-        (pb::BnassSection::Pa, "2022Q1", "INDIVIDUAL_ASS", 400_000_000),
-        (pb::BnassSection::Pa, "2022Q2", "INDIVIDUAL_ASS", 400_000_000),
-        (pb::BnassSection::Pa, "2022Q3", "HOLIDAY_POLICY", 510_000_000),
-        (pb::BnassSection::Pa, "2022Q4", "INDIVIDUAL_ASS", 600_000_000),
-        (pb::BnassSection::Mal, "2022", "INDIVIDUAL_ASS", 396_576_400),
-        (pb::BnassSection::Atmp, "2022", "INDIVIDUAL_ASS", 1_300_000),
+        (pb::BnassSection::Pa, "2024Q1", "INDIVIDUAL_ASS", 400_000_000),
+        (pb::BnassSection::Pa, "2024Q2", "INDIVIDUAL_ASS", 400_000_000),
+        (pb::BnassSection::Pa, "2024Q3", "HOLIDAY_POLICY", 460_000_000),
+        (pb::BnassSection::Pa, "2024Q4", "INDIVIDUAL_ASS", 400_000_000),
+        (pb::BnassSection::Mal, "2024", "INDIVIDUAL_ASS", 344_261_800),
+        (pb::BnassSection::Atmp, "2024", "INDIVIDUAL_ASS", 1_150_000),
     ];
     let deadline = tokio::time::Instant::now() + FINANCE_WAIT;
     for (section, period, sub_item, cents) in statements {
@@ -496,7 +501,7 @@ async fn load_spending(api: &MissionsApi) -> anyhow::Result<usize> {
             let r = api
                 .record_social_action_spending(req(pb::RecordSocialActionSpendingRequest {
                     statement: Some(pb::SocialActionStatement {
-                        year: 2022,
+                        year: YEAR,
                         period: (*period).into(),
                         section: *section as i32,
                         sub_item: (*sub_item).into(),

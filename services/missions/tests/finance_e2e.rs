@@ -237,7 +237,7 @@ async fn finance_unreachable_leaves_nothing_recorded_and_says_unavailable() {
 #[tokio::test]
 async fn seed_demo_is_deterministic_and_idempotent_across_both_services() {
     let p = platform().await;
-    let _ = line(&p, "funds/BNASS/years/2022/lines/BNASS-PA-IND").await;
+    let _ = line(&p, "funds/BNASS/years/2024/lines/BNASS-PA-IND").await;
     let load = || {
         let store = filieris_missions::storage::Store::new(
             p.missions.pool.clone(),
@@ -263,11 +263,11 @@ async fn seed_demo_is_deterministic_and_idempotent_across_both_services() {
     let summary = load().await.expect("first seed");
     assert!(summary.contains("3 mandates"), "{summary}");
     let first = counts().await;
-    let pa = line(&p, "funds/BNASS/years/2022/lines/BNASS-PA-IND").await;
-    assert_eq!((pa.executed_cents, pa.overrun_cents), (1_910_000_000, 22_718_500));
+    let pa = line(&p, "funds/BNASS/years/2024/lines/BNASS-PA-IND").await;
+    assert_eq!((pa.executed_cents, pa.overrun_cents), (1_660_000_000, 15_557_100));
     load().await.expect("second seed");
     assert_eq!(counts().await, first);
-    assert_eq!(line(&p, "funds/BNASS/years/2022/lines/BNASS-PA-IND").await.executed_cents, 1_910_000_000);
+    assert_eq!(line(&p, "funds/BNASS/years/2024/lines/BNASS-PA-IND").await.executed_cents, 1_660_000_000);
     // The demo shows what the issue asks: COFIL 2022 met, 2023 not; CDC 2023 missed Q3; late and overdue deliverables.
     let compliance = |mandate: &str, year: i32| {
         let api = p.missions.api.clone();
