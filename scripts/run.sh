@@ -20,6 +20,7 @@ SERVICES=(
   "finance 127.0.0.1:50053 seed"
   "hr 127.0.0.1:50054 seed"
   "missions 127.0.0.1:50055 seed"
+  "steering 127.0.0.1:50056 -"
 )
 GATEWAY_DEFAULT_ADDR=127.0.0.1:8080
 

@@ -47,6 +47,11 @@ pub mod filieris {
             tonic::include_proto!("filieris.missions.v1");
         }
     }
+    pub mod steering {
+        pub mod v1 {
+            tonic::include_proto!("filieris.steering.v1");
+        }
+    }
 }
 
 pub use filieris::activity::v1 as activity;
@@ -54,4 +59,5 @@ pub use filieris::finance::v1 as finance;
 pub use filieris::hr::v1 as hr;
 pub use filieris::missions::v1 as missions;
 pub use filieris::registry::v1 as registry;
+pub use filieris::steering::v1 as steering;
 pub use filieris::r#type::v1 as types;
