@@ -1,0 +1,247 @@
+//! ComputeIndicators end to end: the registry (demo data), the activity and
+//! finance services run in process on free ports, a small data set is
+//! imported through their APIs, and the steering values are checked against
+//! figures computed by hand. HR is unreachable here: its indicators are
+//! stored as not available with the reason.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::{INTERNAL, NOWHERE, key, req};
+use filieris_proto::activity::activity_service_server::ActivityService;
+use filieris_proto::finance::finance_results_service_server::FinanceResultsService;
+use filieris_proto::steering as pb;
+use filieris_proto::steering::steering_service_server::SteeringService;
+use filieris_proto::{activity as act, finance as fin};
+use filieris_runtime::events::Consumer;
+use filieris_runtime::testing::TestDatabase;
+use filieris_steering::sources::UpstreamUrls;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+const PSEUDO: &str = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+// Valid NIRs of the domain notes.
+const NIR_A: &str = "189127512501282";
+const NIR_B: &str = "255081416802538";
+const NIR_C: &str = "253072B07300470";
+
+struct Platform {
+    activity: filieris_activity::grpc::ActivityApi,
+    results: filieris_finance::results::ResultsApi,
+    env: common::Env,
+    /// Open demo health centres, as the activity cache has them.
+    centres: Vec<String>,
+    _stops: Vec<oneshot::Sender<()>>,
+}
+
+async fn free() -> (TcpListener, SocketAddr) {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let a = l.local_addr().expect("addr");
+    (l, a)
+}
+
+async fn start() -> Platform {
+    let db = TestDatabase::create().await.expect("db");
+    let key = key();
+    assert!(!INTERNAL.is_empty());
+    let mut stops = Vec::new();
+    let stop = |stops: &mut Vec<oneshot::Sender<()>>| {
+        let (tx, rx) = oneshot::channel::<()>();
+        stops.push(tx);
+        async move {
+            let _ = rx.await;
+        }
+    };
+
+    let reg_pool =
+        filieris_runtime::db::connect(&db.url, filieris_registry::SCHEMA, 4, &filieris_registry::MIGRATOR).await.expect("registry db");
+    filieris_registry::seed::load_demo(&filieris_registry::storage::Store::new(reg_pool.clone())).await.expect("seed");
+    let (listener, registry_addr) = free().await;
+    tokio::spawn(filieris_registry::serve(listener, reg_pool, key.clone(), Duration::from_secs(1), stop(&mut stops)));
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{registry_addr}")).expect("url").connect_lazy();
+
+    let activity_pool =
+        filieris_runtime::db::connect(&db.url, filieris_activity::SCHEMA, 4, &filieris_activity::MIGRATOR).await.expect("activity db");
+    let pseudonyms = filieris_kernel::pseudonym::PseudonymKey::from_hex(PSEUDO).expect("pseudonym key");
+    let store = filieris_activity::storage::Store::new(activity_pool.clone(), pseudonyms);
+    let sync = filieris_activity::registry_sync::RegistrySync::new(
+        channel.clone(),
+        key.clone(),
+        activity_pool.clone(),
+        filieris_activity::registry_sync::SERVICE_CALLER,
+    );
+    let (feed, handler) = sync.clone().into_arcs();
+    Consumer::new(activity_pool.clone(), "registry", "activity", feed, handler, None).catch_up().await.expect("activity cache");
+    let activity = filieris_activity::grpc::ActivityApi::new(store.clone(), sync);
+    let records = filieris_activity::records::RecordsApi::new(store, channel.clone(), key.clone());
+    let (listener, activity_addr) = free().await;
+    tokio::spawn(filieris_activity::serve(
+        listener,
+        activity.clone(),
+        records,
+        activity_pool.clone(),
+        key.clone(),
+        Duration::from_secs(1),
+        stop(&mut stops),
+    ));
+
+    let finance_pool =
+        filieris_runtime::db::connect(&db.url, filieris_finance::SCHEMA, 4, &filieris_finance::MIGRATOR).await.expect("finance db");
+    let budget_store = filieris_finance::budget::storage::Store::new(finance_pool.clone());
+    budget_store.load_reference().await.expect("budget tables");
+    let finance_registry = filieris_runtime::registry_cache::RegistryCache::new(
+        channel.clone(),
+        key.clone(),
+        finance_pool.clone(),
+        filieris_finance::results::SERVICE_CALLER,
+    );
+    let (feed, handler) = finance_registry.clone().into_arcs();
+    Consumer::new(finance_pool.clone(), "registry", "finance", feed, handler, None).catch_up().await.expect("finance cache");
+    let results = filieris_finance::results::ResultsApi::new(
+        filieris_finance::results::storage::ResultsStore::new(finance_pool.clone()),
+        finance_registry,
+    );
+    let (listener, finance_addr) = free().await;
+    tokio::spawn(filieris_finance::serve(
+        listener,
+        filieris_finance::budget::BudgetApi::new(budget_store),
+        results.clone(),
+        finance_pool,
+        key,
+        Duration::from_secs(1),
+        stop(&mut stops),
+    ));
+
+    let centres: Vec<(String,)> = sqlx::query_as(
+        "SELECT finess FROM structure_cache WHERE category = 'HEALTH_CENTRE' AND level = 'ESTABLISHMENT' \
+         AND open_date <= '2018-01-01' AND close_date IS NULL ORDER BY finess",
+    )
+    .fetch_all(&activity_pool)
+    .await
+    .expect("centres");
+    let urls = UpstreamUrls {
+        activity: format!("http://{activity_addr}"),
+        finance: format!("http://{finance_addr}"),
+        hr: NOWHERE.into(),
+        missions: NOWHERE.into(),
+    };
+    let env = common::setup_with(db, urls).await;
+    Platform { activity, results, env, centres: centres.into_iter().map(|c| c.0).collect(), _stops: stops }
+}
+
+fn act_row(
+    finess: &str,
+    date: &str,
+    line: act::ActivityLine,
+    code: &str,
+    mode: act::ActMode,
+    nir: &str,
+    scheme: act::Scheme,
+) -> act::ActInput {
+    act::ActInput {
+        act_date: date.into(),
+        finess: finess.into(),
+        line: line as i32,
+        nomenclature: act::Nomenclature::Ngap as i32,
+        code: code.into(),
+        mode: mode as i32,
+        patient: Some(act::PatientRef { identity: Some(act::patient_ref::Identity::Nir(nir.into())) }),
+        scheme: scheme as i32,
+        amount_cents: 2500,
+        source_ref: String::new(),
+    }
+}
+
+fn value<'a>(values: &'a [pb::IndicatorValue], key: &str) -> &'a pb::IndicatorValue {
+    values.iter().find(|v| v.indicator == format!("indicators/{key}")).unwrap_or_else(|| panic!("{key} missing"))
+}
+
+#[tokio::test]
+async fn opening_rates_and_financial_results_match_figures_computed_by_hand() {
+    let p = start().await;
+    let (a, b) = (p.centres[0].clone(), p.centres[1].clone());
+    use act::ActMode::{InPerson, Teleconsultation};
+    use act::ActivityLine::{GeneralMedicine as Gm, Nursing};
+    use act::Scheme::{Mining, Other};
+    // General medicine 2022: A (other) twice, once by teleconsultation; B (mining) once; C (other) once in another centre.
+    // Acts: 3 other of 4 → 75.0 %. Patients: 2 other of 3 → 66.7 %. Mining revenue 2,500 of 10,000 cents → 25.0 %.
+    // Nursing 2022: A (other) once, B (mining) twice → acts 1 of 3 = 33.3 %, patients 1 of 2 = 50.0 %.
+    let rows = vec![
+        act_row(&a, "2022-02-01", Gm, "C", InPerson, NIR_A, Other),
+        act_row(&a, "2022-03-01", Gm, "TC", Teleconsultation, NIR_A, Other),
+        act_row(&a, "2022-03-02", Gm, "C", InPerson, NIR_B, Mining),
+        act_row(&b, "2022-04-01", Gm, "C", InPerson, NIR_C, Other),
+        act_row(&a, "2022-05-01", Nursing, "AMI 1", InPerson, NIR_A, Other),
+        act_row(&a, "2022-05-02", Nursing, "AMI 1", InPerson, NIR_B, Mining),
+        act_row(&b, "2022-05-03", Nursing, "AMI 1", InPerson, NIR_B, Mining),
+        // Another year: not counted.
+        act_row(&a, "2021-12-31", Gm, "C", InPerson, NIR_B, Mining),
+    ];
+    let mut admin =
+        tonic::Request::new(act::CreateActBatchRequest { request_id: "steering-e2e".into(), source_system: "test".into(), acts: rows });
+    admin.extensions_mut().insert(common::identity(&["admin"]));
+    let batch = p.activity.create_act_batch(admin).await.expect("acts").into_inner().batch.expect("batch");
+    assert_eq!(batch.rejected_rows, 0, "{:?}", batch.errors);
+
+    // Finance: one health centre books 10,000.00 € of revenue and 7,000.00 € of expenses in January 2022.
+    let entry = |account: &str, cents: i64| fin::LedgerEntryInput {
+        finess: a.clone(),
+        account: account.into(),
+        activity_line: fin::ActivityLine::HealthCentrePolyvalent as i32,
+        month: "202201".into(),
+        amount_cents: cents,
+    };
+    let mut ledger = tonic::Request::new(fin::ImportLedgerEntriesRequest {
+        request_id: "steering-e2e".into(),
+        source_system: "test".into(),
+        entries: vec![entry("706", 1_000_000), entry("6411", 700_000)],
+    });
+    ledger.extensions_mut().insert(common::identity(&["admin"]));
+    let imported = p.results.import_ledger_entries(ledger).await.expect("ledger").into_inner();
+    assert_eq!(imported.accepted_rows, 2);
+
+    let out = p.env.api.compute_indicators(req(pb::ComputeIndicatorsRequest { year: 2022 })).await.expect("compute").into_inner();
+    let v = &out.values;
+    assert_eq!(v.len(), 44);
+    let ratio = |key: &str| {
+        let x = value(v, key);
+        (x.numerator, x.denominator, x.display.as_str(), x.provenance, x.status)
+    };
+    let fin_ = pb::Provenance::Final as i32;
+    let no_target = pb::Status::NoTarget as i32;
+    assert_eq!(ratio("COG22.OFFRE.11"), (3, Some(4), "75.0", fin_, no_target));
+    assert_eq!(ratio("COG22.OFFRE.12"), (2, Some(3), "66.7", fin_, no_target));
+    assert_eq!(ratio("COG22.OFFRE.13"), (2_500, Some(10_000), "25.0", fin_, no_target));
+    assert_eq!(ratio("COG22.OFFRE.14"), (1, Some(3), "33.3", fin_, no_target));
+    assert_eq!(ratio("COG22.OFFRE.15"), (1, Some(2), "50.0", fin_, no_target));
+    assert_eq!(ratio("COG22.OFFRE.16"), (5_000, Some(7_500), "66.7", fin_, no_target));
+    assert_eq!(ratio("COG22.OFFRE.10"), (1, None, "1", fin_, no_target));
+
+    // The health centres' result: +3,000.00 € on one month booked → provisional, on track against −5 %.
+    let fin8 = value(v, "COG22.FINRES.8");
+    assert_eq!((fin8.numerator, fin8.denominator, fin8.display.as_str()), (300_000, None, "3000.00"));
+    assert_eq!(
+        (fin8.provenance, fin8.status, fin8.target_raw.as_str()),
+        (pb::Provenance::Provisional as i32, pb::Status::OnTrack as i32, "-5%")
+    );
+    let mut eval = tonic::Request::new(fin::EvaluateFinancialTargetsRequest { year: 2022 });
+    eval.extensions_mut().insert(common::identity(&["admin"]));
+    let finance_view = p.results.evaluate_financial_targets(eval).await.expect("evaluate").into_inner();
+    let t8 = finance_view.targets.iter().find(|t| t.number == 8).expect("target 8");
+    assert_eq!(t8.amounts.as_ref().map(|a| a.result_cents), Some(fin8.numerator));
+    // A perimeter with nothing booked is not available, with the reason; so is HR, unreachable here.
+    let fin1 = value(v, "COG22.FINRES.1");
+    assert_eq!((fin1.kind, fin1.provenance), (pb::ValueKind::Nd as i32, pb::Provenance::NotAvailable as i32));
+    assert!(fin1.reason.contains("no result booked"), "{}", fin1.reason);
+    assert!(value(v, "COG22.SUP.1").reason.starts_with("hr did not answer"));
+
+    // The same figures as of now, and a second computation appends rather than overwrites.
+    let first_sequence = value(v, "COG22.OFFRE.12").sequence;
+    let again = p.env.api.compute_indicators(req(pb::ComputeIndicatorsRequest { year: 2022 })).await.expect("compute").into_inner();
+    assert!(value(&again.values, "COG22.OFFRE.12").sequence > first_sequence);
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM indicator_value WHERE key = 'COG22.OFFRE.12'").fetch_one(&p.env.pool).await.expect("n");
+    assert_eq!(n, 2);
+}
