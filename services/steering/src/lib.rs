@@ -4,11 +4,13 @@
 //! targets, values, action calendar), [`error`] (one error type and its
 //! mapping), [`storage`] (schema `steering`, append-only histories),
 //! [`sources`] (the calls to the other services' metrics APIs), [`grpc`] (the
-//! `SteeringService` adapter) and the `filieris-steering` binary.
+//! `SteeringService` adapter), [`report`] (the execution report job) and
+//! the `filieris-steering` binary.
 
 pub mod domain;
 pub mod error;
 pub mod grpc;
+pub mod report;
 pub mod sources;
 pub mod storage;
 

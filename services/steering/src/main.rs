@@ -1,6 +1,12 @@
 //! `filieris-steering`: serves the steering API. At start it loads the
 //! indicator catalogue, the targets and the action calendar once; loading
 //! again adds nothing and never overwrites an edited definition.
+//!
+//! `report --year Y --out DIR` is the execution report job: it reads the
+//! steering API at `FILIERIS_STEERING_URL` (default http://127.0.0.1:50056)
+//! with its own signed identity and writes the indicator annex and the action
+//! counts as CSV and an HTML page. `--compute` first runs ComputeIndicators;
+//! `--as-of` regenerates the report as it stood at that time (same bytes).
 
 use std::process::ExitCode;
 
@@ -8,6 +14,8 @@ use anyhow::Context;
 use filieris_runtime::config::{CommonConfig, Env};
 use filieris_steering::sources::{UpstreamUrls, Upstreams};
 use filieris_steering::storage::Store;
+
+const USAGE: &str = "usage: filieris-steering [serve | report --year 2022 --out DIR [--as-of 2023-01-31T00:00:00Z] [--compute]]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -21,7 +29,8 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         None | Some("serve") => run().await,
-        Some(other) => Err(anyhow::anyhow!("unknown command {other:?}; usage: filieris-steering [serve]")),
+        Some("report") => report(&args[1..]).await,
+        Some(other) => Err(anyhow::anyhow!("unknown command {other:?}; {USAGE}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -66,4 +75,71 @@ async fn run() -> anyhow::Result<()> {
         filieris_runtime::server::shutdown_signal(),
     )
     .await
+}
+
+struct ReportArgs {
+    year: i32,
+    out: std::path::PathBuf,
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+    compute: bool,
+}
+
+fn parse_report_args(args: &[String]) -> anyhow::Result<ReportArgs> {
+    let (mut year, mut out, mut as_of, mut compute) = (None, None, None, false);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_owned())),
+            None => (arg.as_str(), None),
+        };
+        let mut value = || inline.clone().or_else(|| it.next().cloned()).with_context(|| format!("{name} needs a value; {USAGE}"));
+        match name {
+            "--year" => year = Some(value()?.parse::<i32>().with_context(|| format!("--year takes a year; {USAGE}"))?),
+            "--out" => out = Some(std::path::PathBuf::from(value()?)),
+            "--as-of" => {
+                let v = value()?;
+                as_of = Some(
+                    chrono::DateTime::parse_from_rfc3339(&v)
+                        .with_context(|| format!("--as-of takes an RFC 3339 time, e.g. 2023-01-31T00:00:00Z; got {v:?}"))?
+                        .with_timezone(&chrono::Utc),
+                );
+            }
+            "--compute" => compute = true,
+            other => anyhow::bail!("unknown option {other:?}; {USAGE}"),
+        }
+    }
+    Ok(ReportArgs {
+        year: year.with_context(|| format!("--year is required; {USAGE}"))?,
+        out: out.with_context(|| format!("--out is required; {USAGE}"))?,
+        as_of,
+        compute,
+    })
+}
+
+/// The execution report job.
+async fn report(args: &[String]) -> anyhow::Result<()> {
+    let a = parse_report_args(args)?;
+    let env = Env::process();
+    let key = filieris_runtime::config::InternalKey::from_env(&env)?;
+    let url = env.get("FILIERIS_STEERING_URL").unwrap_or_else(|| "http://127.0.0.1:50056".to_owned());
+    let client = filieris_steering::report::ReportClient::new(&url, key)?;
+    if a.compute {
+        println!("[1/3] computing the indicators of {} …", a.year);
+        let c = client.compute(a.year).await.with_context(|| format!("ComputeIndicators at {url} (FILIERIS_STEERING_URL)"))?;
+        println!("      {} values, {} not available", c.values.len(), c.not_available);
+    }
+    let as_of = a.as_of.unwrap_or_else(chrono::Utc::now);
+    println!("[2/3] reading values as of {} …", as_of.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+    let data = client.fetch(a.year, as_of).await.with_context(|| format!("steering API at {url} (FILIERIS_STEERING_URL)"))?;
+    println!("[3/3] writing {} indicators and {} axes into {} …", data.values.len(), data.counts.axes.len(), a.out.display());
+    let files = filieris_steering::report::write_files(&a.out, a.year, &filieris_steering::report::render(&data))?;
+    for f in files {
+        println!("      {}", f.display());
+    }
+    println!(
+        "done; to regenerate this report identically: report --year {} --out DIR --as-of {}",
+        a.year,
+        as_of.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    );
+    Ok(())
 }
