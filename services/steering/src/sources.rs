@@ -219,10 +219,23 @@ impl Run<'_> {
                         Some(i) if i.kind == hr::IndicatorKind::Milestone as i32 => {
                             Fetched::Milestone { reached: i.milestone_reached, provisional: false }
                         }
+                        Some(i) if i.kind == hr::IndicatorKind::Rate as i32 => {
+                            let ratio = i.value.clone().unwrap_or_default();
+                            // HR gives the milestone beside a rate (SUP.5); the year's target decides which counts.
+                            Fetched::RateAndMilestone {
+                                numerator: ratio.numerator,
+                                denominator: ratio.denominator,
+                                reached: i.milestone_reached,
+                            }
+                        }
                         Some(i) => {
                             let ratio = i.value.clone().unwrap_or_default();
-                            let denominator = (i.kind == hr::IndicatorKind::Rate as i32).then_some(ratio.denominator);
-                            Fetched::Number { numerator: ratio.numerator, denominator, provisional: false, note: i.definition.clone() }
+                            Fetched::Number {
+                                numerator: ratio.numerator,
+                                denominator: None,
+                                provisional: false,
+                                note: i.definition.clone(),
+                            }
                         }
                         None => Fetched::NotAvailable(format!("hr returned no indicator {code} for {year}")),
                     },

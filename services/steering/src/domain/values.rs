@@ -11,6 +11,10 @@ pub enum Fetched {
     Number { numerator: i64, denominator: Option<i64>, provisional: bool, note: String },
     /// A milestone, reached or not.
     Milestone { reached: bool, provisional: bool },
+    /// A rate that also tells whether a milestone is reached (HR COG22.SUP.5:
+    /// the disability plan's deployment rate and its diagnostic): evaluated
+    /// as the milestone in a year whose target is one, as the rate otherwise.
+    RateAndMilestone { numerator: i64, denominator: i64, reached: bool },
     /// No value, with the reason.
     NotAvailable(String),
 }
@@ -83,6 +87,15 @@ pub fn build_value(
         target_raw,
         source: def.source.reference(),
     };
+    let fetched = match fetched {
+        Fetched::RateAndMilestone { reached, .. } if matches!(rule, TargetRule::Milestone { .. }) => {
+            Fetched::Milestone { reached, provisional: false }
+        }
+        Fetched::RateAndMilestone { numerator, denominator, .. } => {
+            Fetched::Number { numerator, denominator: Some(denominator), provisional: false, note: String::new() }
+        }
+        other => other,
+    };
     let (observed, provisional) = match fetched {
         Fetched::NotAvailable(reason) => {
             v.reason = reason;
@@ -94,6 +107,7 @@ pub fn build_value(
             v.display = if reached { "reached".into() } else { "not reached".into() };
             (Observed::Milestone(reached), provisional)
         }
+        Fetched::RateAndMilestone { .. } => (Observed::NotANumber, true),
         Fetched::Number { numerator, denominator, provisional, note } => match def.observed(numerator, denominator) {
             Some(exact) => {
                 v.kind = ValueKind::Value;
@@ -160,6 +174,18 @@ mod tests {
         let v = build_value(&d, 1, 2022, Some((raw, rule)), zero, true);
         assert_eq!((v.kind, v.provenance, v.display.as_str()), (ValueKind::Nd, Provenance::NotAvailable, ""));
         assert!(v.reason.starts_with("NO_DENOMINATOR"));
+    }
+
+    #[test]
+    fn the_disability_plan_is_a_milestone_in_2022_and_a_rate_afterwards() {
+        let (d, targets) = def("COG22.SUP.5");
+        let fetched = Fetched::RateAndMilestone { numerator: 2, denominator: 12, reached: true };
+        let (_, raw, rule) = &targets[0];
+        let v = build_value(&d, 1, 2022, Some((raw, rule)), fetched.clone(), true);
+        assert_eq!((v.display.as_str(), v.status.as_str()), ("reached", "MET"));
+        let (_, raw, rule) = &targets[1];
+        let v = build_value(&d, 1, 2023, Some((raw, rule)), fetched, true);
+        assert_eq!((v.numerator, v.denominator, v.display.as_str(), v.status.as_str()), (Some(2), Some(12), "16.7", "NOT_MET"));
     }
 
     #[test]
