@@ -116,7 +116,24 @@ async fn no_nir_is_stored_anywhere_in_the_schema() {
     with_ref.source_ref = "MLM-42".into();
     let mut all = rows;
     all.push(with_ref);
-    batch(&env, "nir-scan", all).await;
+    batch(&env, "nir-scan", all.clone()).await;
+    // The batch's request hash is keyed: not the plain SHA-256 of the rows,
+    // which could be tested against guessed NIRs.
+    let mut plain = <sha2::Sha256 as sha2::Digest>::new();
+    sha2::Digest::update(&mut plain, b"test");
+    for row in &all {
+        let bytes = prost::Message::encode_to_vec(row);
+        sha2::Digest::update(&mut plain, (bytes.len() as u64).to_be_bytes());
+        sha2::Digest::update(&mut plain, &bytes);
+    }
+    let plain = sha2::Digest::finalize(plain).to_vec();
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT request_hash FROM activity.act_batch WHERE request_id = 'nir-scan'")
+        .fetch_one(&env.pool)
+        .await
+        .expect("batch");
+    let key = filieris_kernel::pseudonym::PseudonymKey::from_hex(common::PSEUDO).expect("key");
+    assert_eq!(stored, key.keyed_digest(&plain).to_vec(), "the keyed digest of the rows' hash");
+    assert_ne!(stored, plain);
     // Every column of every table of the schema, as text: no NIR, with or without its key.
     let columns: Vec<(String, String)> =
         sqlx::query_as("SELECT table_name::text, column_name::text FROM information_schema.columns WHERE table_schema = 'activity'")
