@@ -7,6 +7,7 @@
 //! with its own signed identity and writes the indicator annex and the action
 //! counts as CSV and an HTML page. `--compute` first runs ComputeIndicators;
 //! `--as-of` regenerates the report as it stood at that time (same bytes).
+//! The budget execution per fund is read from finance at `FILIERIS_FINANCE_URL`.
 
 use std::process::ExitCode;
 
@@ -122,7 +123,8 @@ async fn report(args: &[String]) -> anyhow::Result<()> {
     let env = Env::process();
     let key = filieris_runtime::config::InternalKey::from_env(&env)?;
     let url = env.get("FILIERIS_STEERING_URL").unwrap_or_else(|| "http://127.0.0.1:50056".to_owned());
-    let client = filieris_steering::report::ReportClient::new(&url, key)?;
+    let finance_url = env.get("FILIERIS_FINANCE_URL").unwrap_or_else(|| "http://127.0.0.1:50053".to_owned());
+    let client = filieris_steering::report::ReportClient::new(&url, &finance_url, key)?;
     if a.compute {
         println!("[1/3] computing the indicators of {} …", a.year);
         let c = client.compute(a.year).await.with_context(|| format!("ComputeIndicators at {url} (FILIERIS_STEERING_URL)"))?;
@@ -131,7 +133,13 @@ async fn report(args: &[String]) -> anyhow::Result<()> {
     let as_of = a.as_of.unwrap_or_else(chrono::Utc::now);
     println!("[2/3] reading values as of {} …", as_of.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
     let data = client.fetch(a.year, as_of).await.with_context(|| format!("steering API at {url} (FILIERIS_STEERING_URL)"))?;
-    println!("[3/3] writing {} indicators and {} axes into {} …", data.values.len(), data.counts.axes.len(), a.out.display());
+    println!(
+        "[3/3] writing {} indicators, {} axes and {} funds into {} …",
+        data.values.len(),
+        data.counts.axes.len(),
+        data.budget.len(),
+        a.out.display()
+    );
     let files = filieris_steering::report::write_files(&a.out, a.year, &filieris_steering::report::render(&data))?;
     for f in files {
         println!("      {}", f.display());

@@ -8,6 +8,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use filieris_proto::finance as fin;
+use filieris_proto::finance::budget_service_client::BudgetServiceClient;
 use filieris_proto::steering as pb;
 use filieris_proto::steering::steering_service_client::SteeringServiceClient;
 use filieris_runtime::config::InternalKey;
@@ -23,14 +25,68 @@ pub struct ReportData {
     pub definitions: Vec<pb::IndicatorDefinition>,
     pub values: Vec<pb::IndicatorValue>,
     pub counts: pb::GetActionCountsResponse,
+    /// Budget execution per fund (finance GetBudgetExecution), or why it is missing.
+    pub budget: Vec<(String, Result<Vec<fin::ExecutionRow>, String>)>,
 }
+
+/// The funds of the budget annex, in report order.
+pub const FUNDS: [&str; 3] = ["BNGA", "BNASS", "BNPPS"];
 
 /// The rendered files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
     pub annex_csv: String,
     pub actions_csv: String,
+    pub budget_csv: String,
     pub html: String,
+}
+
+/// Cents as euros with two decimals, exactly ("-1234.05").
+fn euros(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", (cents / 100).unsigned_abs(), (cents % 100).unsigned_abs())
+}
+
+const BUDGET_HEADER: [&str; 10] =
+    ["fund", "level", "code", "label", "initial_eur", "authorised_eur", "executed_eur", "rate_initial_pct", "rate_final_pct", "note"];
+
+fn budget_rows(data: &ReportData) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for (fund, rows) in &data.budget {
+        match rows {
+            Ok(rows) => {
+                for r in rows {
+                    let pct = |x: &Option<fin::ExecutionRate>| x.as_ref().map(|x| x.percent.clone()).unwrap_or_default();
+                    out.push(vec![
+                        fund.clone(),
+                        r.level.clone(),
+                        r.code.clone(),
+                        r.label.clone(),
+                        euros(r.initial_cents),
+                        euros(r.authorised_cents),
+                        euros(r.executed_cents),
+                        pct(&r.rate_initial),
+                        pct(&r.rate_final),
+                        String::new(),
+                    ]);
+                }
+            }
+            // A fund the finance service could not give is listed with the reason, not left out.
+            Err(reason) => out.push(vec![
+                fund.clone(),
+                "FUND".into(),
+                fund.clone(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                format!("ND: {reason}"),
+            ]),
+        }
+    }
+    out
 }
 
 fn csv_field(s: &str) -> String {
@@ -137,6 +193,11 @@ pub fn render(data: &ReportData) -> Rendered {
         ];
         actions_csv.push_str(&csv_line(&cells.iter().map(String::as_str).collect::<Vec<_>>()));
     }
+    let budget = budget_rows(data);
+    let mut budget_csv = csv_line(&BUDGET_HEADER);
+    for r in &budget {
+        budget_csv.push_str(&csv_line(&r.iter().map(String::as_str).collect::<Vec<_>>()));
+    }
     let as_of = data.as_of.to_rfc3339_opts(SecondsFormat::Micros, true);
     let mut html = String::new();
     let _ = write!(
@@ -174,23 +235,44 @@ pub fn render(data: &ReportData) -> Rendered {
             a.done
         );
     }
+    html.push_str("</table>\n<h2>Exécution budgétaire par fonds</h2>\n<table><tr>");
+    for h in BUDGET_HEADER {
+        let _ = write!(html, "<th>{}</th>", html_escape(h));
+    }
+    html.push_str("</tr>\n");
+    for r in &budget {
+        html.push_str("<tr>");
+        for c in r {
+            let _ = write!(html, "<td>{}</td>", html_escape(c));
+        }
+        html.push_str("</tr>\n");
+    }
     html.push_str("</table>\n</body></html>\n");
-    Rendered { annex_csv, actions_csv, html }
+    Rendered { annex_csv, actions_csv, budget_csv, html }
 }
 
 /// The report job's client of the steering API.
 pub struct ReportClient {
     client: SteeringServiceClient<Channel>,
+    budget: BudgetServiceClient<Channel>,
     key: InternalKey,
 }
 
+fn lazy(url: &str, what: &str) -> anyhow::Result<Channel> {
+    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())
+        .map_err(|e| anyhow::anyhow!("bad {what} URL {url}: {e}"))?
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .connect_lazy())
+}
+
 impl ReportClient {
-    pub fn new(url: &str, key: InternalKey) -> anyhow::Result<Self> {
-        let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
-            .map_err(|e| anyhow::anyhow!("bad steering URL {url}: {e}"))?
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .connect_lazy();
-        Ok(Self { client: SteeringServiceClient::new(channel), key })
+    /// A client of the steering API at `url` and of the finance budget API at `finance_url`.
+    pub fn new(url: &str, finance_url: &str, key: InternalKey) -> anyhow::Result<Self> {
+        Ok(Self {
+            client: SteeringServiceClient::new(lazy(url, "steering")?),
+            budget: BudgetServiceClient::new(lazy(finance_url, "finance")?),
+            key,
+        })
     }
 
     fn request<T>(&self, message: T, roles: &[&str]) -> tonic::Request<T> {
@@ -227,7 +309,16 @@ impl ReportClient {
         let definitions =
             values.iter().filter_map(|v| all.iter().find(|d| format!("indicators/{}", d.key) == v.indicator).cloned()).collect();
         let counts = c.get_action_counts(self.request(pb::GetActionCountsRequest { year }, &["reader"])).await?.into_inner();
-        Ok(ReportData { year, as_of, definitions, values, counts })
+        let mut budget = Vec::new();
+        for fund in FUNDS {
+            let req = self.request(fin::GetBudgetExecutionRequest { name: format!("funds/{fund}/years/{year}") }, &["reader"]);
+            let rows = match self.budget.clone().get_budget_execution(req).await {
+                Ok(r) => Ok(r.into_inner().rows),
+                Err(s) => Err(format!("finance did not answer: {} {}", s.code(), s.message())),
+            };
+            budget.push((fund.to_owned(), rows));
+        }
+        Ok(ReportData { year, as_of, definitions, values, counts, budget })
     }
 }
 
@@ -237,6 +328,7 @@ pub fn write_files(dir: &Path, year: i32, r: &Rendered) -> std::io::Result<Vec<P
     let files = [
         (format!("cog_{year}_indicator_annex.csv"), &r.annex_csv),
         (format!("cog_{year}_action_counts.csv"), &r.actions_csv),
+        (format!("cog_{year}_budget_execution.csv"), &r.budget_csv),
         (format!("cog_{year}_report.html"), &r.html),
     ];
     let mut out = Vec::new();
@@ -308,6 +400,26 @@ mod tests {
                 }],
                 total: Some(pb::AxisCounts { axis: 0, axis_label: "Total".into(), total: 2, to_come: 1, in_progress: 1, done: 0 }),
             },
+            budget: vec![
+                (
+                    "BNGA".into(),
+                    Ok(vec![fin::ExecutionRow {
+                        level: "FUND".into(),
+                        code: "BNGA".into(),
+                        label: "Budget national de la gestion administrative".into(),
+                        initial_cents: 10_381_000_000,
+                        authorised_cents: 10_381_000_000,
+                        executed_cents: 8_861_000_005,
+                        rate_initial: Some(fin::ExecutionRate {
+                            numerator: 8_861_000_005,
+                            denominator: 10_381_000_000,
+                            percent: "85.36".into(),
+                        }),
+                        rate_final: None,
+                    }]),
+                ),
+                ("BNASS".into(), Err("finance did not answer".into())),
+            ],
         };
         let r = render(&data);
         let lines: Vec<&str> = r.annex_csv.lines().collect();
@@ -315,6 +427,14 @@ mod tests {
         assert_eq!(lines[2], "COG22.OFFRE.1,1,AFNOR,STEERING,PCT,NC,,ND,,,NOT_AVAILABLE,NOT_EVALUABLE,,manual value not entered yet,0,");
         assert_eq!(r.actions_csv, "axis,axis_label,total,to_come,in_progress,done\n1,Le projet de santé,2,1,1,0\n0,Total,2,1,1,0\n");
         assert!(r.html.contains("Taux d&#39;ouverture &lt;MG&gt;") || r.html.contains("Taux d'ouverture &lt;MG&gt;"));
+        assert_eq!(
+            r.budget_csv.lines().collect::<Vec<_>>()[1..],
+            [
+                "BNGA,FUND,BNGA,Budget national de la gestion administrative,103810000.00,103810000.00,88610000.05,85.36,,",
+                "BNASS,FUND,BNASS,,,,,,,ND: finance did not answer",
+            ]
+        );
+        assert_eq!(euros(-5), "-0.05");
         assert_eq!(render(&data), r, "same data, same bytes");
     }
 }

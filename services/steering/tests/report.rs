@@ -21,7 +21,7 @@ async fn the_report_regenerates_identically_as_of_its_time() {
     tokio::spawn(filieris_steering::serve(listener, env.api.clone(), env.pool.clone(), key(), Duration::from_secs(1), async {
         let _ = stop_rx.await;
     }));
-    let client = ReportClient::new(&format!("http://{addr}"), key()).expect("client");
+    let client = ReportClient::new(&format!("http://{addr}"), common::NOWHERE, key()).expect("client");
 
     env.api
         .record_manual_value(req(pb::RecordManualValueRequest {
@@ -43,7 +43,10 @@ async fn the_report_regenerates_identically_as_of_its_time() {
     let first = render(&data);
     let dir = std::env::temp_dir().join(format!("steering-report-{}", env.db.name));
     let files = write_files(&dir, 2022, &first).expect("files");
-    assert_eq!(files.len(), 3);
+    assert_eq!(files.len(), 4);
+    // Finance is unreachable here: each fund is listed with the reason.
+    let budget = std::fs::read_to_string(&files[2]).expect("budget");
+    assert_eq!(budget.lines().filter(|l| l.contains(",ND: finance did not answer")).count(), 3, "{budget}");
     let annex = std::fs::read_to_string(&files[0]).expect("annex");
     assert_eq!(annex.lines().count(), 45);
     assert!(annex.lines().any(|l| l.starts_with("COG22.OFFRE.2,2,") && l.contains(",72.7,8,11,MANUAL,NO_TARGET,")), "{annex}");
