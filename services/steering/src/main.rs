@@ -8,11 +8,15 @@
 //! counts as CSV and an HTML page. `--compute` first runs ComputeIndicators;
 //! `--as-of` regenerates the report as it stood at that time (same bytes).
 //! The budget execution per fund is read from finance at `FILIERIS_FINANCE_URL`.
+//!
+//! `FILIERIS_STEERING_COMPUTE_EVERY_SECONDS` (default 0: off) schedules
+//! ComputeIndicators for 2022-2024 in the serving process.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use filieris_runtime::config::{CommonConfig, Env};
+use filieris_runtime::identity::{CallerKind, Identity};
 use filieris_steering::sources::{UpstreamUrls, Upstreams};
 use filieris_steering::storage::Store;
 
@@ -65,17 +69,34 @@ async fn run() -> anyhow::Result<()> {
     let loaded = store.load_reference().await.context("loading the indicator catalogue and the action calendar")?;
     tracing::info!(indicators = loaded.indicators, targets = loaded.targets, actions = loaded.actions, "reference tables loaded");
     let upstreams = Upstreams::new(&urls, common.internal_key.clone())?;
+    let api = filieris_steering::SteeringApi::new(store, upstreams);
+    // Scheduled computation (off unless set): the years of the COG in force, each run appended to the history.
+    let every = env.seconds_or("FILIERIS_STEERING_COMPUTE_EVERY_SECONDS", 0)?;
+    if !every.is_zero() {
+        let api = api.clone();
+        tokio::spawn(async move {
+            let me = Identity {
+                caller: filieris_steering::storage::SERVICE_CALLER.into(),
+                kind: CallerKind::Service,
+                roles: vec!["steering".into()],
+                scopes: vec!["*".into()],
+            };
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                for year in 2022..=2024 {
+                    match api.compute(&me, year).await {
+                        Ok(r) => tracing::info!(year, values = r.values.len(), not_available = r.not_available, "scheduled computation"),
+                        Err(e) => tracing::warn!(year, error = %e, "scheduled computation failed"),
+                    }
+                }
+            }
+        });
+    }
     let listener =
         tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (FILIERIS_STEERING_ADDR)"))?;
-    filieris_steering::serve(
-        listener,
-        filieris_steering::SteeringApi::new(store, upstreams),
-        pool,
-        common.internal_key,
-        common.shutdown_grace,
-        filieris_runtime::server::shutdown_signal(),
-    )
-    .await
+    filieris_steering::serve(listener, api, pool, common.internal_key, common.shutdown_grace, filieris_runtime::server::shutdown_signal())
+        .await
 }
 
 struct ReportArgs {
