@@ -417,6 +417,78 @@ impl SteeringService for SteeringApi {
         Ok(Response::new(pb::ListActionStatusHistoryResponse { changes: self.store.action_history(&code).await? }))
     }
 
+    async fn get_dashboard(&self, request: Request<pb::GetDashboardRequest>) -> Result<Response<pb::GetDashboardResponse>, Status> {
+        let req = request.into_inner();
+        let (cog, years) = match req.cog.as_str() {
+            "" | "COG22" => ("COG22", 2022..=2024),
+            "COG18" => ("COG18", 2018..=2021),
+            _ => return Err(SteeringError::field("cog", "must be COG22 or COG18").into()),
+        };
+        let as_of = match &req.as_of_time {
+            Some(t) => to_timestamp(t).ok_or_else(|| SteeringError::field("as_of_time", "is not a valid time"))?,
+            None => Utc::now(),
+        };
+        let mut by_year = Vec::new();
+        for year in years {
+            by_year.push((year, self.store.values_as_of(year, as_of).await?, self.store.targets_of_year(year).await?));
+        }
+        let definitions = self.store.current_definitions(Some(cog)).await?;
+        let tiles = definitions
+            .iter()
+            .map(|row| {
+                let d = &row.definition;
+                let mut numbers = Vec::new();
+                let points = by_year
+                    .iter()
+                    .map(|(year, values, targets)| match values.iter().find(|v| v.key == d.key) {
+                        Some(v) => {
+                            if v.kind == "VALUE"
+                                && let Some(x) = v.numerator.and_then(|n| d.observed(n, v.denominator))
+                            {
+                                numbers.push(x);
+                            }
+                            let p = v.to_proto();
+                            pb::DashboardPoint {
+                                year: *year,
+                                kind: p.kind,
+                                display: p.display,
+                                target_raw: p.target_raw,
+                                status: p.status,
+                                provenance: p.provenance,
+                            }
+                        }
+                        None => pb::DashboardPoint {
+                            year: *year,
+                            kind: pb::ValueKind::Nd as i32,
+                            display: String::new(),
+                            target_raw: targets.iter().find(|t| t.key == d.key).map(|t| t.raw.clone()).unwrap_or_default(),
+                            status: pb::Status::NotEvaluable as i32,
+                            provenance: pb::Provenance::NotAvailable as i32,
+                        },
+                    })
+                    .collect();
+                let trend = match numbers.as_slice() {
+                    [.., prev, last] => match last.cmp(prev) {
+                        std::cmp::Ordering::Greater => pb::Trend::Up,
+                        std::cmp::Ordering::Less => pb::Trend::Down,
+                        std::cmp::Ordering::Equal => pb::Trend::Flat,
+                    },
+                    _ => pb::Trend::Unspecified,
+                };
+                pb::DashboardTile {
+                    indicator: format!("indicators/{}", d.key),
+                    label_fr: d.label_fr.clone(),
+                    theme: d.theme.clone(),
+                    unit: d.unit.clone(),
+                    points,
+                    trend: trend as i32,
+                    lower_is_better: d.lower_is_better,
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::GetDashboardResponse { tiles }))
+    }
+
     async fn get_action_counts(
         &self,
         request: Request<pb::GetActionCountsRequest>,

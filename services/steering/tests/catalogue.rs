@@ -255,3 +255,38 @@ async fn computing_with_unreachable_sources_stores_every_indicator_as_not_availa
     let bad_year = env.api.compute_indicators(req(pb::ComputeIndicatorsRequest { year: 2030 })).await.expect_err("2030");
     assert_eq!(bad_year.code(), Code::InvalidArgument);
 }
+
+#[tokio::test]
+async fn dashboard_tiles_show_each_year_and_the_trend() {
+    let env = setup().await;
+    for (year, numerator, rid) in [(2022, 8, "d22"), (2023, 9, "d23")] {
+        env.api
+            .record_manual_value(req(pb::RecordManualValueRequest {
+                indicator: "indicators/COG22.OFFRE.2".into(),
+                year,
+                kind: pb::ValueKind::Value as i32,
+                numerator,
+                denominator: Some(11),
+                comment: "HAS".into(),
+                request_id: rid.into(),
+            }))
+            .await
+            .expect("manual");
+    }
+    let tiles = env
+        .api
+        .get_dashboard(req(pb::GetDashboardRequest { cog: String::new(), as_of_time: None }))
+        .await
+        .expect("dashboard")
+        .into_inner()
+        .tiles;
+    assert_eq!(tiles.len(), 44);
+    let t = tiles.iter().find(|t| t.indicator == "indicators/COG22.OFFRE.2").expect("tile");
+    let points: Vec<(i32, &str, i32)> = t.points.iter().map(|p| (p.year, p.display.as_str(), p.kind)).collect();
+    let (v, nd) = (pb::ValueKind::Value as i32, pb::ValueKind::Nd as i32);
+    assert_eq!(points, [(2022, "72.7", v), (2023, "81.8", v), (2024, "", nd)]);
+    assert_eq!(t.trend, pb::Trend::Up as i32);
+    let fin1 = tiles.iter().find(|t| t.indicator == "indicators/COG22.FINRES.1").expect("tile");
+    assert_eq!(fin1.points.iter().map(|p| p.target_raw.as_str()).collect::<Vec<_>>(), ["-40%", "-55%", "-70%"]);
+    assert_eq!(fin1.trend, pb::Trend::Unspecified as i32);
+}
