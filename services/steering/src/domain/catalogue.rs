@@ -280,7 +280,14 @@ fn field<'a>(row: &'a HashMap<String, String>, name: &str) -> Result<&'a str, St
 const PURCHASING: &str = "finance purchasing sub-domain (contracts, PHARE gains, pooling) is not built";
 const PROPERTY: &str = "finance property sub-domain (sales deeds, m² sold) is not built";
 const ERP: &str = "the registry holds no ERP accessibility attributes (Ad'AP) yet";
-const RECORDS: &str = "activity records metric (surveys, trainees, medico-social users) not wired into steering yet";
+const EQUIPMENT: &str = "the registry holds no quality-management equipment attribute for SSIAD and health centres";
+const SURVEYS: &str =
+    "activity lists satisfaction surveys but gives no count of structures with a survey in the year against the structures open";
+const INTERNS: &str = "interns per establishment is a vector (one value per establishment); steering stores one value per indicator";
+const MS_USERS: &str =
+    "activity holds medico-social users per month only: a yearly distinct count cannot be summed from months (indicators.md §2.3)";
+const TRAINEES: &str = "activity CountTrainees has no health-centre group scope (national, region or structure only); \
+                        OFFRE.8's denominator is an open point (indicators.md §8, point 8)";
 const EXTERNAL_CERT: &str = "external certification body decision (AFNOR / HAS), entered by the quality department";
 const HISTORIC: &str = "historic value printed in the 2018 execution report (no platform data for 2018)";
 
@@ -308,8 +315,12 @@ fn cog22_shape(block: &str, n: i32) -> (MetricRef, &'static str, i64, u32, &'sta
         ("OFFRE", 10) => (ActivityEhealthActs, "COUNT", 1, 0, "national (health centres)"),
         ("OFFRE", 1) => (Manual(EXTERNAL_CERT.into()), "COUNT", 1, 0, "health centres with their own FINESS"),
         ("OFFRE", 2) => (Manual(EXTERNAL_CERT.into()), "PCT", 100, 1, "sanitary establishments"),
-        ("OFFRE", 5 | 7) => (NotYetAvailable(RECORDS.into()), "COUNT", 1, 0, "health centres / establishments"),
-        (_, _) => (NotYetAvailable(RECORDS.into()), "PCT", 100, 1, "structures of the offer"),
+        ("OFFRE", 3) => (NotYetAvailable(EQUIPMENT.into()), "PCT", 100, 1, "SSIAD and health centres"),
+        ("OFFRE", 4) => (NotYetAvailable(SURVEYS.into()), "PCT", 100, 1, "health centres, establishments and medico-social services"),
+        ("OFFRE", 5) => (NotYetAvailable(INTERNS.into()), "COUNT", 1, 0, "each sanitary establishment"),
+        ("OFFRE", 6) => (NotYetAvailable(MS_USERS.into()), "PCT", 100, 1, "SSIAD, SAAD, SPASAD"),
+        ("OFFRE", 7) => (NotYetAvailable(TRAINEES.into()), "COUNT", 1, 0, "health centres"),
+        (_, _) => (NotYetAvailable(TRAINEES.into()), "PCT", 100, 1, "health centres"),
     }
 }
 
