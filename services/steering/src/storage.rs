@@ -285,6 +285,8 @@ pub struct LoadReport {
     pub indicators: u64,
     pub targets: u64,
     pub actions: u64,
+    /// Results printed in a past report, stored for MANUAL indicators.
+    pub values: u64,
 }
 
 #[derive(Clone)]
@@ -344,6 +346,36 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+            }
+        }
+        // Results printed in the 2018 report, for the indicators the platform has no data for:
+        // stored once, as MANUAL values, so that the 2018 annex can be regenerated.
+        for item in &catalogue {
+            if !matches!(item.definition.source, crate::domain::catalogue::MetricRef::Manual(_)) {
+                continue;
+            }
+            for (year, printed) in &item.printed_results {
+                let key = &item.definition.key;
+                let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM indicator_value WHERE key = $1 AND year = $2)")
+                    .bind(key)
+                    .bind(year)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if exists {
+                    continue;
+                }
+                let (json, version): (serde_json::Value, i64) =
+                    sqlx::query_as("SELECT definition, version FROM indicator_version WHERE key = $1 ORDER BY version DESC LIMIT 1")
+                        .bind(key)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                let stored: Definition =
+                    serde_json::from_value(json).map_err(|e| SteeringError::ReferenceData(format!("stored definition: {e}")))?;
+                let target = item.targets.iter().find(|t| t.year == *year).map(|t| (t.raw.as_str(), &t.rule));
+                let note = format!("printed in the {year} execution report ({})", stored.source_line);
+                let value = crate::domain::values::printed_value(&stored, version, *year, target, printed, &note);
+                insert_value(&mut tx, &value, SERVICE_CALLER).await?;
+                report.values += 1;
             }
         }
         for a in &calendar {

@@ -30,7 +30,7 @@ async fn every_indicator_of_the_2022_2024_table_is_loaded_once_with_a_source() {
     let env = setup().await;
     // A second start adds nothing.
     let again = env.store.load_reference().await.expect("reload");
-    assert_eq!((again.indicators, again.targets, again.actions), (0, 0, 0));
+    assert_eq!((again.indicators, again.targets, again.actions, again.values), (0, 0, 0, 0));
 
     let defs = definitions(&env, "COG22").await;
     let keys: BTreeSet<String> = defs.iter().map(|d| d.key.clone()).collect();
@@ -289,4 +289,36 @@ async fn dashboard_tiles_show_each_year_and_the_trend() {
     let fin1 = tiles.iter().find(|t| t.indicator == "indicators/COG22.FINRES.1").expect("tile");
     assert_eq!(fin1.points.iter().map(|p| p.target_raw.as_str()).collect::<Vec<_>>(), ["-40%", "-55%", "-70%"]);
     assert_eq!(fin1.trend, pb::Trend::Unspecified as i32);
+}
+
+#[tokio::test]
+async fn the_2018_annex_is_held_as_printed_and_the_activity_rows_are_computed() {
+    let env = setup().await;
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM indicator_value WHERE year = 2018 AND provenance = 'MANUAL'")
+        .fetch_one(&env.pool)
+        .await
+        .expect("n");
+    // 38 rows, less the 7 activity rows (24-30) the platform computes.
+    assert_eq!(n, 31);
+    let values = env
+        .api
+        .list_indicator_values(req(pb::ListIndicatorValuesRequest { year: 2018, as_of_time: None, cog: String::new() }))
+        .await
+        .expect("2018")
+        .into_inner()
+        .values;
+    assert_eq!(values.len(), 38);
+    let v = |key: &str| values.iter().find(|v| v.indicator == format!("indicators/{key}")).expect(key);
+    let freyming = v("COG18.FINRES.30");
+    assert_eq!((freyming.numerator, freyming.display.as_str(), freyming.status), (-365_800_000, "-3658000.00", pb::Status::Met as i32));
+    let home_help = v("COG18.FINRES.34");
+    assert_eq!(
+        (home_help.status, home_help.qualifiers.as_slice()),
+        (pb::Status::NotMet as i32, &[pb::Qualifier::BetterThanBase as i32][..])
+    );
+    assert_eq!(v("COG18.OFFRE.15").kind, pb::ValueKind::Nc as i32);
+    assert_eq!(v("COG18.OFFRE.26").provenance, pb::Provenance::NotAvailable as i32, "computed from activity, never typed in");
+    // Computing 2018 keeps the printed values and asks activity for its rows.
+    let out = env.api.compute_indicators(req(pb::ComputeIndicatorsRequest { year: 2018 })).await.expect("compute").into_inner();
+    assert_eq!(out.values.len(), 7);
 }

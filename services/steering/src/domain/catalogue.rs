@@ -258,6 +258,8 @@ pub struct ReferenceTarget {
 pub struct ReferenceIndicator {
     pub definition: Definition,
     pub targets: Vec<ReferenceTarget>,
+    /// Results printed in a past report (the 2018 execution report), by year.
+    pub printed_results: Vec<(i32, Printed)>,
 }
 
 fn block_of(block_en: &str) -> Result<&'static str, String> {
@@ -391,7 +393,7 @@ pub fn reference_catalogue() -> Result<Vec<ReferenceIndicator>, String> {
                 Ok(ReferenceTarget { year, rule: parse_target(&raw, ctx), raw })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        out.push(ReferenceIndicator { definition, targets });
+        out.push(ReferenceIndicator { definition, targets, printed_results: Vec::new() });
     }
     for row in filieris_kernel::csv::parse_csv_records(COG18_CSV)? {
         let block = block_of(field(&row, "block_en")?)?;
@@ -430,7 +432,14 @@ pub fn reference_catalogue() -> Result<Vec<ReferenceIndicator>, String> {
         if !goal.is_empty() {
             targets.push(ReferenceTarget { year: 2021, rule: parse_target(&goal, ctx), raw: goal });
         }
-        out.push(ReferenceIndicator { definition, targets });
+        // Financial rows print the amount beside the % change: the amount is the value.
+        let amount = field(&row, "result_2018_amount")?;
+        let raw = if amount.is_empty() { field(&row, "result_2018")? } else { amount };
+        let mut result = Printed::read(raw, field(&row, "result_2018_value")?, Some(2018));
+        if csv_unit == "MEUR" {
+            result.value = result.value.map(meur_to_eur);
+        }
+        out.push(ReferenceIndicator { definition, targets, printed_results: vec![(2018, result)] });
     }
     Ok(out)
 }

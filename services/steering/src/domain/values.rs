@@ -1,7 +1,7 @@
 //! From what a source answered to the value stored in the history: kind,
 //! numerator and denominator, display, provenance and status.
 
-use super::catalogue::{Definition, ValueKind};
+use super::catalogue::{Definition, Printed, ValueKind};
 use super::targets::{Observed, TargetRule, evaluate};
 
 /// What a source gave for one indicator and year.
@@ -134,6 +134,50 @@ pub fn build_value(
     v
 }
 
+/// A value printed in a past report, stored as MANUAL with its special
+/// kind kept (NC, blank, text): the numbers become the exact numerator and
+/// denominator of the display unit (64,6 % → 646 ÷ 1000 × 100).
+pub fn printed_value(
+    def: &Definition,
+    version: i64,
+    year: i32,
+    target: Option<(&str, &TargetRule)>,
+    printed: &Printed,
+    note: &str,
+) -> NewValue {
+    let fetched = match printed.value {
+        Some(d) if printed.kind == ValueKind::Value => {
+            let pow = 10_i64.checked_pow(d.scale).unwrap_or(1);
+            match (def.unit.as_str(), def.factor) {
+                // Euros with at most 2 decimals → cents.
+                ("EUR", _) if d.scale <= 2 => Fetched::Number {
+                    numerator: d.units * 10_i64.pow(2 - d.scale),
+                    denominator: None,
+                    provisional: false,
+                    note: note.to_owned(),
+                },
+                (_, 1) => Fetched::Number {
+                    numerator: d.units,
+                    denominator: (d.scale > 0).then_some(pow),
+                    provisional: false,
+                    note: note.to_owned(),
+                },
+                (_, factor) => {
+                    Fetched::Number { numerator: d.units, denominator: Some(pow * factor), provisional: false, note: note.to_owned() }
+                }
+            }
+        }
+        _ => Fetched::NotAvailable(note.to_owned()),
+    };
+    let mut v = build_value(def, version, year, target, fetched, true);
+    v.provenance = Provenance::Manual;
+    if printed.kind != ValueKind::Value || printed.value.is_none() {
+        v.kind = if printed.kind == ValueKind::Value { ValueKind::Text } else { printed.kind };
+        v.display = if v.kind == ValueKind::Text { printed.raw.clone() } else { v.kind.as_str().to_owned() };
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +230,55 @@ mod tests {
         let (_, raw, rule) = &targets[1];
         let v = build_value(&d, 1, 2023, Some((raw, rule)), fetched, true);
         assert_eq!((v.numerator, v.denominator, v.display.as_str(), v.status.as_str()), (Some(2), Some(12), "16.7", "NOT_MET"));
+    }
+
+    /// The 2018 financial trajectory as printed evaluates to the 2018 report's
+    /// classification (indicators.md §3.3): 30-33 met, 34 missed but better
+    /// than its base ("partiellement atteint"), 35 and 36 missed, 37 met.
+    #[test]
+    fn the_2018_financial_trajectory_reproduces_the_report() {
+        let all = reference_catalogue().expect("catalogue");
+        let mut seen = Vec::new();
+        for n in 30..=37 {
+            let i = all.iter().find(|i| i.definition.key == format!("COG18.FINRES.{n}")).expect("row");
+            let t = i.targets.iter().find(|t| t.year == 2018).expect("2018 target");
+            let (_, printed) = &i.printed_results[0];
+            let v = printed_value(&i.definition, 1, 2018, Some((&t.raw, &t.rule)), printed, "2018 report");
+            seen.push((n, v.display.clone(), v.status.clone(), v.qualifiers.clone()));
+        }
+        let q = |s: &[&str]| s.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            seen,
+            [
+                (30, "-3658000.00".into(), "MET".into(), q(&[])),
+                (31, "-392000.00".into(), "MET".into(), q(&[])),
+                (32, "-1248000.00".into(), "MET".into(), q(&[])),
+                (33, "-14060000.00".into(), "MET".into(), q(&[])),
+                (34, "-633000.00".into(), "NOT_MET".into(), q(&["BETTER_THAN_BASE"])),
+                (35, "-146000.00".into(), "NOT_MET".into(), q(&[])),
+                (36, "-99000.00".into(), "NOT_MET".into(), q(&[])),
+                (37, "327000.00".into(), "MET".into(), q(&[])),
+            ]
+        );
+    }
+
+    #[test]
+    fn printed_supports_keep_their_kind() {
+        let all = reference_catalogue().expect("catalogue");
+        let value = |key: &str| {
+            let i = all.iter().find(|i| i.definition.key == key).expect(key);
+            let t = i.targets.iter().find(|t| t.year == 2018).expect("target");
+            printed_value(&i.definition, 1, 2018, Some((&t.raw, &t.rule)), &i.printed_results[0].1, "2018 report")
+        };
+        let paper = value("COG18.SUP.6");
+        assert_eq!((paper.numerator, paper.display.as_str(), paper.status.as_str()), (Some(82), "82", "MET"));
+        let erp = value("COG18.SUP.5");
+        assert_eq!((erp.numerator, erp.denominator, erp.display.as_str(), erp.status.as_str()), (Some(136), Some(1000), "13.6", "NOT_MET"));
+        let survey = value("COG18.OFFRE.15");
+        assert_eq!((survey.kind, survey.display.as_str(), survey.provenance), (ValueKind::Nc, "NC", Provenance::Manual));
+        let ror = value("COG18.OFFRE.31");
+        assert_eq!(ror.kind, ValueKind::Text);
+        assert!(ror.display.starts_with("Inclusion de l'offre"));
     }
 
     #[test]
