@@ -235,7 +235,9 @@ pub fn render(data: &ReportData) -> Rendered {
             a.done
         );
     }
-    html.push_str("</table>\n<h2>Exécution budgétaire par fonds</h2>\n<table><tr>");
+    html.push_str("</table>\n");
+    html.push_str(&action_chart(&data.counts.axes));
+    html.push_str("<h2>Exécution budgétaire par fonds</h2>\n<table><tr>");
     for h in BUDGET_HEADER {
         let _ = write!(html, "<th>{}</th>", html_escape(h));
     }
@@ -249,6 +251,45 @@ pub fn render(data: &ReportData) -> Rendered {
     }
     html.push_str("</table>\n</body></html>\n");
     Rendered { annex_csv, actions_csv, budget_csv, html }
+}
+
+/// Horizontal stacked bars of the actions per axis (done, in progress, to
+/// come), as inline SVG: integer coordinates, so the same counts give the
+/// same bytes.
+fn action_chart(axes: &[pb::AxisCounts]) -> String {
+    const LABEL: i32 = 220;
+    const WIDTH: i32 = 480;
+    const BAR: i32 = 22;
+    let max = axes.iter().map(|a| a.total).max().unwrap_or(0).max(1);
+    let height = 30 + BAR * 2 * i32::try_from(axes.len()).unwrap_or(0);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" role=\"img\" aria-label=\"Actions par axe et statut\">\n",
+        LABEL + WIDTH + 60
+    );
+    let legend = [("#2e7d32", "réalisées"), ("#f9a825", "en cours"), ("#b0bec5", "à venir")];
+    for (i, (color, text)) in legend.iter().enumerate() {
+        let x = LABEL + 130 * i32::try_from(i).unwrap_or(0);
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{x}\" y=\"4\" width=\"12\" height=\"12\" fill=\"{color}\"/><text x=\"{}\" y=\"15\" font-size=\"12\">{text}</text>",
+            x + 16
+        );
+    }
+    for (i, a) in axes.iter().enumerate() {
+        let y = 30 + BAR * 2 * i32::try_from(i).unwrap_or(0);
+        let _ = writeln!(svg, "<text x=\"0\" y=\"{}\" font-size=\"12\">{}</text>", y + 15, html_escape(&a.axis_label));
+        let mut x = LABEL;
+        for (n, (color, _)) in [a.done, a.in_progress, a.to_come].into_iter().zip(legend) {
+            let w = WIDTH * n / max;
+            if w > 0 {
+                let _ = writeln!(svg, "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{BAR}\" fill=\"{color}\"/>");
+            }
+            x += w;
+        }
+        let _ = writeln!(svg, "<text x=\"{}\" y=\"{}\" font-size=\"12\">{}</text>", x + 6, y + 15, a.total);
+    }
+    svg.push_str("</svg>\n");
+    svg
 }
 
 /// The report job's client of the steering API.
@@ -435,6 +476,7 @@ mod tests {
             ]
         );
         assert_eq!(euros(-5), "-0.05");
+        assert!(r.html.contains("<svg") && r.html.contains("width=\"240\""), "half of the bar width for 1 of 2 actions");
         assert_eq!(render(&data), r, "same data, same bytes");
     }
 }
