@@ -15,7 +15,7 @@ use filieris_kernel::pseudonym::PseudonymKey;
 use filieris_runtime::config::{CommonConfig, ConfigError, Env};
 use filieris_runtime::events::{Consumer, RedisConfig};
 
-const USAGE: &str = "usage: filieris-activity [serve | seed-demo [--scale 0.05] [--year 2018]]";
+const USAGE: &str = "usage: filieris-activity [serve | seed-demo [--scale 0.05] [--year 2018 --year 2022 …]]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -134,8 +134,13 @@ mod seed {
     /// How long to wait for the registry's change feed.
     const REGISTRY_WAIT: Duration = Duration::from_secs(60);
 
-    fn parse_args(args: &[String]) -> anyhow::Result<(f64, i32)> {
-        let (mut scale, mut year) = (0.05, 2018);
+    /// Years seeded by default: 2018, the year of the published reference
+    /// figures, and 2022, the first year of the COG 2022–2024 the steering
+    /// report computes (same volumes, 2022 dates).
+    const DEFAULT_YEARS: [i32; 2] = [2018, 2022];
+
+    fn parse_args(args: &[String]) -> anyhow::Result<(f64, Vec<i32>)> {
+        let (mut scale, mut years) = (0.05, Vec::new());
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             let (name, inline) = match arg.split_once('=') {
@@ -145,15 +150,18 @@ mod seed {
             let mut value = || inline.clone().or_else(|| it.next().cloned()).with_context(|| format!("{name} needs a value; {USAGE}"));
             match name {
                 "--scale" => scale = value()?.parse().with_context(|| format!("--scale takes a number; {USAGE}"))?,
-                "--year" => year = value()?.parse().with_context(|| format!("--year takes a year; {USAGE}"))?,
+                "--year" => years.push(value()?.parse().with_context(|| format!("--year takes a year; {USAGE}"))?),
                 other => anyhow::bail!("unknown option {other:?}; {USAGE}"),
             }
         }
-        Ok((scale, year))
+        if years.is_empty() {
+            years = DEFAULT_YEARS.to_vec();
+        }
+        Ok((scale, years))
     }
 
     pub async fn seed_demo(args: &[String]) -> anyhow::Result<()> {
-        let (scale, year) = parse_args(args)?;
+        let (scale, years) = parse_args(args)?;
         let env = Env::process();
         let common = CommonConfig::from_env(&env)?;
         let registry_url = env.get("FILIERIS_REGISTRY_URL").unwrap_or_else(|| "http://127.0.0.1:50051".to_owned());
@@ -191,38 +199,40 @@ mod seed {
             !centres.is_empty(),
             "the registry cache holds no health centre: seed the registry first (filieris-registry seed-demo)"
         );
-        let plan = Plan::new(Options::new(year, scale), &centres)?;
-        let identity =
-            Identity { caller: "job:demo-seed".into(), kind: CallerKind::Job, roles: vec!["admin".into()], scopes: vec!["*".into()] };
-        let request_id = format!("demo-acts-{year}-scale-{scale}");
-        let ctx = ImportContext { identity: &identity, method: "seed/ImportActs", request_id: &request_id, source_system: "DEMO" };
-        let mut acts = plan.acts();
-        let chunks = futures::stream::iter(std::iter::from_fn(move || {
-            let chunk = acts.next_chunk(CHUNK);
-            (!chunk.is_empty()).then(|| Ok(chunk.into_iter().map(RowInput::Act).collect()))
-        }));
-        let batch = store.import(&ctx, chunks).await.map_err(|e| anyhow::anyhow!("import: {}", filieris_runtime::ApiError::from(e)))?;
+        for year in years {
+            let plan = Plan::new(Options::new(year, scale), &centres)?;
+            let identity =
+                Identity { caller: "job:demo-seed".into(), kind: CallerKind::Job, roles: vec!["admin".into()], scopes: vec!["*".into()] };
+            let request_id = format!("demo-acts-{year}-scale-{scale}");
+            let ctx = ImportContext { identity: &identity, method: "seed/ImportActs", request_id: &request_id, source_system: "DEMO" };
+            let mut acts = plan.acts();
+            let chunks = futures::stream::iter(std::iter::from_fn(move || {
+                let chunk = acts.next_chunk(CHUNK);
+                (!chunk.is_empty()).then(|| Ok(chunk.into_iter().map(RowInput::Act).collect()))
+            }));
+            let batch = store.import(&ctx, chunks).await.map_err(|e| anyhow::anyhow!("import: {}", filieris_runtime::ApiError::from(e)))?;
 
-        let mut by_line: HashMap<pb::ActivityLine, (u64, u64)> = HashMap::new();
-        for cell in plan.expected() {
-            let e = by_line.entry(cell.line).or_default();
-            e.0 += cell.acts;
-            e.1 += cell.patients;
-        }
-        println!("activity demo data: year {year}, scale {scale}, {} health centres", centres.len());
-        for line in [pb::ActivityLine::GeneralMedicine, pb::ActivityLine::Nursing, pb::ActivityLine::Dental] {
-            let (acts, patients) = by_line.get(&line).copied().unwrap_or_default();
-            println!("  {:<16} {acts:>9} acts  {patients:>7} patients", line.as_str_name().trim_start_matches("ACTIVITY_LINE_"));
-        }
-        println!(
-            "  batch {} (request id {request_id}): {} rows, {} accepted, {} rejected",
-            batch.name, batch.total_rows, batch.accepted_rows, batch.rejected_rows
-        );
-        for e in batch.errors.iter().take(10) {
-            println!("    row {}: {}: {}", e.row, e.field, e.reason);
-        }
-        if batch.rejected_rows > 0 {
-            tracing::warn!(rejected = batch.rejected_rows, "demo rows were rejected");
+            let mut by_line: HashMap<pb::ActivityLine, (u64, u64)> = HashMap::new();
+            for cell in plan.expected() {
+                let e = by_line.entry(cell.line).or_default();
+                e.0 += cell.acts;
+                e.1 += cell.patients;
+            }
+            println!("activity demo data: year {year}, scale {scale}, {} health centres", centres.len());
+            for line in [pb::ActivityLine::GeneralMedicine, pb::ActivityLine::Nursing, pb::ActivityLine::Dental] {
+                let (acts, patients) = by_line.get(&line).copied().unwrap_or_default();
+                println!("  {:<16} {acts:>9} acts  {patients:>7} patients", line.as_str_name().trim_start_matches("ACTIVITY_LINE_"));
+            }
+            println!(
+                "  batch {} (request id {request_id}): {} rows, {} accepted, {} rejected",
+                batch.name, batch.total_rows, batch.accepted_rows, batch.rejected_rows
+            );
+            for e in batch.errors.iter().take(10) {
+                println!("    row {}: {}: {}", e.row, e.field, e.reason);
+            }
+            if batch.rejected_rows > 0 {
+                tracing::warn!(rejected = batch.rejected_rows, "demo rows were rejected");
+            }
         }
         Ok(())
     }
