@@ -27,6 +27,8 @@ pub struct Platform {
     pub activity_addr: SocketAddr,
     /// Address of the finance service's gRPC server.
     pub finance_addr: SocketAddr,
+    /// Address of the HR service's gRPC server.
+    pub hr_addr: SocketAddr,
     /// URL of the test database.
     pub database_url: String,
     stops: Vec<oneshot::Sender<()>>,
@@ -109,6 +111,24 @@ impl Platform {
             let _ = rx.await;
         }));
 
+        // HR: its registry cache filled before serving, like finance.
+        let hr_pool = filieris_runtime::db::connect(&db.url, filieris_hr::SCHEMA, 8, &filieris_hr::MIGRATOR).await?;
+        let hr_registry = filieris_runtime::registry_cache::RegistryCache::new(
+            channel.clone(),
+            key.clone(),
+            hr_pool.clone(),
+            filieris_hr::SERVICE_CALLER,
+        );
+        let (feed, handler) = hr_registry.into_arcs();
+        filieris_runtime::events::Consumer::new(hr_pool.clone(), "registry", "hr", feed, handler, None).catch_up().await?;
+        let (listener, hr_addr) = free_listener().await?;
+        let (tx, rx) = oneshot::channel::<()>();
+        stops.push(tx);
+        let hr = filieris_hr::HrApi::new(filieris_hr::storage::Store::new(hr_pool.clone()));
+        tokio::spawn(filieris_hr::serve(listener, hr, hr_pool, key.clone(), Duration::from_secs(1), async {
+            let _ = rx.await;
+        }));
+
         let (listener, gateway_addr) = free_listener().await?;
         let env = Env::from_pairs([
             ("DATABASE_URL", db.url.clone()),
@@ -117,6 +137,7 @@ impl Platform {
             ("FILIERIS_REGISTRY_URL", format!("http://{registry_addr}")),
             ("FILIERIS_ACTIVITY_URL", format!("http://{activity_addr}")),
             ("FILIERIS_FINANCE_URL", format!("http://{finance_addr}")),
+            ("FILIERIS_HR_URL", format!("http://{hr_addr}")),
             ("FILIERIS_GATEWAY_ADDR", gateway_addr.to_string()),
         ]);
         let config = filieris_gateway::GatewayConfig::from_env(&env)?;
@@ -126,8 +147,15 @@ impl Platform {
             let _ = rx.await;
         }));
 
-        let platform =
-            Self { gateway_url: format!("http://{gateway_addr}"), registry_addr, activity_addr, finance_addr, database_url: db.url, stops };
+        let platform = Self {
+            gateway_url: format!("http://{gateway_addr}"),
+            registry_addr,
+            activity_addr,
+            finance_addr,
+            hr_addr,
+            database_url: db.url,
+            stops,
+        };
         platform.wait_ready().await?;
         Ok(platform)
     }
