@@ -56,9 +56,6 @@ pub enum FinanceError {
     /// A notification was already recorded as sent.
     #[error("{0} was already sent")]
     NotificationAlreadySent(String),
-    /// The caller may not do this.
-    #[error("{0}")]
-    PermissionDenied(String),
     /// A region, structure or group scope the registry does not know.
     #[error("{0}")]
     UnknownScope(String),
@@ -121,7 +118,6 @@ impl From<FinanceError> for ApiError {
             FinanceError::InflationRateMissing { year, .. } => failed("INFLATION_RATE_MISSING").with_metadata("year", year.to_string()),
             FinanceError::SalePriceNotNetBookValue { .. } => failed("OSS_SALE_PRICE_NOT_VNC"),
             FinanceError::NotificationAlreadySent(_) => failed("NOTIFICATION_ALREADY_SENT"),
-            FinanceError::PermissionDenied(_) => ApiError::new(ErrorCode::PermissionDenied, DOMAIN, "FINANCE_WRITE_DENIED", message),
             FinanceError::UnknownScope(_) => ApiError::new(ErrorCode::InvalidArgument, DOMAIN, "UNKNOWN_SCOPE", message),
             FinanceError::RegistryUnavailable(_) => {
                 let mut e = ApiError::new(ErrorCode::Unavailable, DOMAIN, "REGISTRY_UNAVAILABLE", message);

@@ -37,9 +37,6 @@ pub enum HrError {
     /// Personal rows are for HR roles only.
     #[error("{0}")]
     PersonalDataDenied(String),
-    /// Writes are for HR roles only.
-    #[error("{0}")]
-    WriteDenied(String),
     /// Another API error (idempotency, pagination).
     #[error(transparent)]
     Api(#[from] ApiError),
@@ -88,7 +85,6 @@ impl From<HrError> for ApiError {
             HrError::JobMismatch { .. } => failed("JOB_MISMATCH"),
             HrError::OutsideContract(_) => failed("OUTSIDE_CONTRACT"),
             HrError::PersonalDataDenied(_) => ApiError::new(ErrorCode::PermissionDenied, DOMAIN, "PERSONAL_DATA_DENIED", message),
-            HrError::WriteDenied(_) => ApiError::new(ErrorCode::PermissionDenied, DOMAIN, "HR_WRITE_DENIED", message),
             HrError::Api(e) => e,
             HrError::Database(e) => ApiError::database(DOMAIN, &e),
         }

@@ -8,10 +8,11 @@ use filieris_proto::hr as pb;
 use filieris_proto::hr::hr_service_server::HrService;
 use filieris_runtime::Identity;
 use filieris_runtime::audit::{self, AuditEntry};
-use filieris_runtime::error::{ApiError, Violations};
+use filieris_runtime::error::Violations;
 use filieris_runtime::idempotency::IdempotencyKey;
 use filieris_runtime::identity::caller;
 use filieris_runtime::pagination::page_size;
+use filieris_runtime::write::{self, Writers};
 use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -141,9 +142,11 @@ async fn require_hr_reader(api: &HrApi, identity: &Identity, method: &str, resou
     }
 }
 
-/// Runs a write: checks the role, builds the idempotency key from the
-/// request without its request id, and audits a refusal (a success is
-/// audited inside its own transaction).
+/// Who may change HR data.
+const WRITERS: Writers = Writers { roles: HR_ROLES, denied_reason: "HR_WRITE_DENIED", holds: "HR data" };
+
+/// Runs a write RPC: role check, idempotency key, refusals audited
+/// (`filieris_runtime::write::guarded`).
 async fn write<Req, Resp, F, Fut>(
     api: &HrApi,
     request: Request<Req>,
@@ -157,42 +160,7 @@ where
     F: FnOnce(Req, Identity, Option<IdempotencyKey>, String) -> Fut,
     Fut: std::future::Future<Output = Result<Resp, HrError>>,
 {
-    let identity = caller(&request)?.clone();
-    let req = request.into_inner();
-    let mut without_id = req.clone();
-    let rid = request_id(&mut without_id);
-    let target = resource(&req);
-    let result = async {
-        if !is_hr(&identity) {
-            return Err(HrError::WriteDenied(format!(
-                "{} may read HR aggregates but not change HR data (roles needed: {} or admin)",
-                identity.caller,
-                HR_ROLES.join(", ")
-            )));
-        }
-        let key = IdempotencyKey::new(DOMAIN, method, &identity, &rid, &without_id)?;
-        run(req, identity.clone(), key, rid.clone()).await
-    }
-    .await;
-    match result {
-        Ok(resp) => Ok(Response::new(resp)),
-        Err(err) => {
-            let api_err = ApiError::from(err);
-            audit::record_failure(
-                api.store.pool(),
-                &AuditEntry {
-                    identity: &identity,
-                    method,
-                    resource: &target,
-                    request_id: &rid,
-                    outcome: &api_err.reason,
-                    detail: &api_err.message,
-                },
-            )
-            .await;
-            Err(api_err.into())
-        }
-    }
+    write::guarded(api.store.pool(), DOMAIN, &WRITERS, request, method, resource, request_id, run).await
 }
 
 macro_rules! ctx {

@@ -5,12 +5,11 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Datelike, NaiveDate};
 use filieris_proto::finance as pb;
 use filieris_proto::finance::finance_results_service_server::FinanceResultsService;
-use filieris_runtime::Identity;
 use filieris_runtime::error::Violations;
-use filieris_runtime::idempotency::IdempotencyKey;
 use filieris_runtime::identity::caller;
 use filieris_runtime::pagination::{decode_token, encode_token, fingerprint, page_size};
 use filieris_runtime::registry_cache::RegistryCache;
+use filieris_runtime::write::{self, Writers};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -21,8 +20,9 @@ use super::domain::{
 use super::storage::{AmountRow, Dims, ResultsStore, RowKey, ScopeFilter, no_month};
 use crate::error::{DOMAIN, FinanceError};
 
-/// Roles allowed to import ledger amounts.
-pub const WRITER_ROLES: &[&str] = &["admin", "finance_writer"];
+/// Who may import ledger amounts.
+pub const WRITERS: Writers =
+    Writers { roles: &["admin", "finance_writer"], denied_reason: "FINANCE_WRITE_DENIED", holds: "ledger amounts" };
 
 /// The FinanceResultsService implementation.
 #[derive(Clone)]
@@ -133,18 +133,6 @@ impl ResultsApi {
     }
 }
 
-fn require_writer(identity: &Identity) -> Result<(), FinanceError> {
-    if WRITER_ROLES.iter().any(|r| identity.has_role(r)) {
-        Ok(())
-    } else {
-        Err(FinanceError::PermissionDenied(format!(
-            "{} may not import ledger amounts (roles needed: {})",
-            identity.caller,
-            WRITER_ROLES.join(" or ")
-        )))
-    }
-}
-
 fn targets() -> Result<&'static [Target], FinanceError> {
     domain::targets().map_err(FinanceError::ReferenceData)
 }
@@ -165,24 +153,31 @@ impl FinanceResultsService for ResultsApi {
         &self,
         request: Request<pb::ImportLedgerEntriesRequest>,
     ) -> Result<Response<pb::ImportLedgerEntriesResponse>, Status> {
-        let identity = caller(&request)?.clone();
-        let req = request.into_inner();
-        require_writer(&identity)?;
-        let mut v = Violations::new();
-        if req.request_id.is_empty() {
-            v.add("request_id", "is required for an import (a UUID is recommended)");
-        }
-        if req.entries.len() > MAX_IMPORT_ROWS {
-            v.add("entries", format!("at most {MAX_IMPORT_ROWS} rows per request; split the batch"));
-        }
-        if !v.is_empty() {
-            return Err(FinanceError::Invalid(v).into());
-        }
-        // The hash covers the payload only, so a retry with the same rows replays.
-        let payload = pb::ImportLedgerEntriesRequest { request_id: String::new(), ..req.clone() };
-        let key = IdempotencyKey::new(DOMAIN, "FinanceResultsService/ImportLedgerEntries", &identity, &req.request_id, &payload)?;
-        let response = self.store.import(&identity, key.as_ref(), &req).await?;
-        Ok(Response::new(response))
+        let method = "FinanceResultsService/ImportLedgerEntries";
+        write::guarded(
+            self.store.pool(),
+            DOMAIN,
+            &WRITERS,
+            request,
+            method,
+            |_| "ledgerBatches".to_owned(),
+            |r| std::mem::take(&mut r.request_id),
+            |req, identity, key, _| async move {
+                let mut v = Violations::new();
+                if req.request_id.is_empty() {
+                    v.add("request_id", "is required for an import (a UUID is recommended)");
+                }
+                if req.entries.len() > MAX_IMPORT_ROWS {
+                    v.add("entries", format!("at most {MAX_IMPORT_ROWS} rows per request; split the batch"));
+                }
+                if !v.is_empty() {
+                    return Err(FinanceError::Invalid(v));
+                }
+                // The key's hash covers the payload only, so a retry with the same rows replays.
+                self.store.import(&identity, key.as_ref(), &req).await
+            },
+        )
+        .await
     }
 
     async fn query_results(&self, request: Request<pb::QueryResultsRequest>) -> Result<Response<pb::QueryResultsResponse>, Status> {
