@@ -113,7 +113,8 @@ fn parse_period(v: &mut filieris_runtime::error::Violations, text: &str) -> Opti
     }
 }
 
-fn require_writer(identity: &Identity) -> Result<(), ActivityError> {
+/// Acts and activity records are written by the same roles.
+pub(crate) fn require_writer(identity: &Identity) -> Result<(), ActivityError> {
     if WRITER_ROLES.iter().any(|r| identity.has_role(r)) {
         Ok(())
     } else {

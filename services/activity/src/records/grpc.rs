@@ -27,7 +27,7 @@ use super::domain::{
 use super::storage::{ListFilter, RecordStore, WriteContext};
 use crate::domain::scope::Scope;
 use crate::error::{ActivityError, DOMAIN};
-use crate::grpc::WRITER_ROLES;
+use crate::grpc::require_writer;
 use crate::storage::{ScopeFilter, Store};
 
 /// The ActivityRecordsService implementation.
@@ -36,18 +36,6 @@ pub struct RecordsApi {
     store: RecordStore,
     registry: RegistryServiceClient<Channel>,
     key: InternalKey,
-}
-
-fn require_writer(identity: &Identity) -> Result<(), ActivityError> {
-    if WRITER_ROLES.iter().any(|r| identity.has_role(r)) {
-        Ok(())
-    } else {
-        Err(ActivityError::PermissionDenied(format!(
-            "{} may not write activity records (roles needed: {})",
-            identity.caller,
-            WRITER_ROLES.join(" or ")
-        )))
-    }
 }
 
 fn required<'a, T>(field: &str, value: Option<&'a T>) -> Result<&'a T, ActivityError> {
