@@ -1,6 +1,7 @@
 //! Gateway configuration from environment variables.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use filieris_runtime::config::{CommonConfig, ConfigError, Env, InternalKey};
@@ -42,6 +43,22 @@ impl Upstream {
     }
 }
 
+/// An external OAuth2/OIDC issuer whose bearer tokens are accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcIssuer {
+    /// `FILIERIS_OIDC_ISSUER`: the exact `iss` of its tokens.
+    pub issuer: String,
+    /// `FILIERIS_OIDC_JWKS_URL` (required with an issuer): where its keys are published.
+    pub jwks_url: String,
+    /// `FILIERIS_OIDC_ALGS` (default `RS256,ES256,EdDSA`): accepted signature algorithms.
+    pub algs: Vec<crate::auth::jwks::Alg>,
+}
+
+/// Default `aud` of the tokens the gateway accepts.
+pub const DEFAULT_AUDIENCE: &str = "filieris-api";
+/// Default key file of the development issuer.
+pub const DEFAULT_DEV_ISSUER_KEY: &str = ".filieris/dev-issuer.pk8";
+
 /// Everything the gateway needs to start.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -61,6 +78,13 @@ pub struct GatewayConfig {
     pub key_cache_ttl: Duration,
     /// `FILIERIS_GATEWAY_MAX_BODY_BYTES` (default 4 MiB): largest REST request body.
     pub max_body_bytes: usize,
+    /// `FILIERIS_OIDC_*`: the production token issuer, if any.
+    pub oidc: Option<OidcIssuer>,
+    /// `FILIERIS_OIDC_AUDIENCE` (default `filieris-api`): the `aud` every accepted token carries.
+    pub token_audience: String,
+    /// `FILIERIS_DEV_ISSUER=1`: serve the development issuer, its key in
+    /// `FILIERIS_DEV_ISSUER_KEY_FILE` (default `.filieris/dev-issuer.pk8`).
+    pub dev_issuer_key: Option<PathBuf>,
 }
 
 /// Shortest accepted development key: anything shorter is guessable.
@@ -97,7 +121,66 @@ impl GatewayConfig {
         }
         let key_cache_ttl = env.seconds_or("FILIERIS_API_KEY_CACHE_SECONDS", 30)?;
         let max_body_bytes = env.parse_or("FILIERIS_GATEWAY_MAX_BODY_BYTES", 4 * 1024 * 1024usize)?;
-        Ok(Self { addr, common, dev_api_key, upstreams, upstream_timeout, key_cache_ttl, max_body_bytes })
+        let oidc = match env.get("FILIERIS_OIDC_ISSUER").map(|i| i.trim().to_owned()).filter(|i| !i.is_empty()) {
+            None => None,
+            Some(issuer) => {
+                let jwks_url = env.required("FILIERIS_OIDC_JWKS_URL", "the issuer's JWKS URL, e.g. https://idp.example/jwks")?;
+                if !(jwks_url.starts_with("https://") || jwks_url.starts_with("http://")) {
+                    return Err(ConfigError::Invalid {
+                        name: "FILIERIS_OIDC_JWKS_URL".into(),
+                        value: jwks_url,
+                        reason: "must be an http(s) URL".into(),
+                    });
+                }
+                let raw = env.get("FILIERIS_OIDC_ALGS").unwrap_or_else(|| "RS256,ES256,EdDSA".into());
+                let mut algs = Vec::new();
+                for name in raw.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+                    algs.push(crate::auth::jwks::Alg::parse(name).ok_or_else(|| ConfigError::Invalid {
+                        name: "FILIERIS_OIDC_ALGS".into(),
+                        value: raw.clone(),
+                        reason: format!("{name:?} is not one of RS256, ES256, EdDSA"),
+                    })?);
+                }
+                if algs.is_empty() {
+                    return Err(ConfigError::Invalid {
+                        name: "FILIERIS_OIDC_ALGS".into(),
+                        value: raw,
+                        reason: "lists no algorithm".into(),
+                    });
+                }
+                Some(OidcIssuer { issuer, jwks_url, algs })
+            }
+        };
+        let token_audience = env
+            .get("FILIERIS_OIDC_AUDIENCE")
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| DEFAULT_AUDIENCE.into());
+        let dev_issuer_key = match env.get("FILIERIS_DEV_ISSUER").as_deref().map(str::trim) {
+            None | Some("" | "0" | "false") => None,
+            Some("1" | "true") => {
+                Some(PathBuf::from(env.get("FILIERIS_DEV_ISSUER_KEY_FILE").unwrap_or_else(|| DEFAULT_DEV_ISSUER_KEY.into())))
+            }
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "FILIERIS_DEV_ISSUER".into(),
+                    value: other.into(),
+                    reason: "must be 1 or 0".into(),
+                });
+            }
+        };
+        Ok(Self {
+            addr,
+            common,
+            dev_api_key,
+            upstreams,
+            upstream_timeout,
+            key_cache_ttl,
+            max_body_bytes,
+            oidc,
+            token_audience,
+            dev_issuer_key,
+        })
     }
 
     /// The key signing the caller identity forwarded to services.
@@ -141,6 +224,23 @@ mod tests {
         assert_eq!(cfg.upstreams[0].package_prefix(), "filieris.registry.");
         assert_eq!(cfg.upstream_timeout, Duration::from_secs(30));
         assert_eq!(cfg.dev_api_key, None);
+        assert_eq!((cfg.oidc, cfg.dev_issuer_key, cfg.token_audience.as_str()), (None, None, DEFAULT_AUDIENCE));
+    }
+
+    #[test]
+    fn token_issuers() {
+        let mut pairs = base();
+        pairs.push(("FILIERIS_OIDC_ISSUER", "https://idp.example"));
+        let err = GatewayConfig::from_env(&Env::from_pairs(pairs.clone())).expect_err("JWKS URL required").to_string();
+        assert!(err.contains("FILIERIS_OIDC_JWKS_URL"), "{err}");
+        pairs.push(("FILIERIS_OIDC_JWKS_URL", "https://idp.example/jwks"));
+        pairs.push(("FILIERIS_OIDC_ALGS", "ES256"));
+        pairs.push(("FILIERIS_DEV_ISSUER", "1"));
+        let cfg = GatewayConfig::from_env(&Env::from_pairs(pairs.clone())).expect("config");
+        assert_eq!(cfg.oidc.map(|o| o.algs), Some(vec![crate::auth::jwks::Alg::Es256]));
+        assert_eq!(cfg.dev_issuer_key, Some(PathBuf::from(DEFAULT_DEV_ISSUER_KEY)));
+        pairs.push(("FILIERIS_OIDC_ALGS", "HS256"));
+        assert!(GatewayConfig::from_env(&Env::from_pairs(pairs)).is_err(), "HMAC is refused");
     }
 
     #[test]

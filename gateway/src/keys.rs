@@ -6,6 +6,10 @@
 //! caller's kind, roles and scopes. A verified key is cached for the
 //! configured TTL, so a revocation takes effect within that delay; unknown
 //! keys are not cached (a flood of random keys cannot fill memory).
+//!
+//! A key's roles are policy roles (`gateway/policy.toml`), like the roles of
+//! a bearer token; keys issued before the policy carry service-role names,
+//! which the policy keeps as legacy roles.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -124,7 +128,7 @@ pub fn credential(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
             .filter(|t| !t.is_empty());
         return match token {
             Some(t) => Ok(Some(t)),
-            None => Err(unauthenticated("UNAUTHENTICATED", "the Authorization header must be `Bearer <api key>`")),
+            None => Err(unauthenticated("UNAUTHENTICATED", "the Authorization header must be `Bearer <access token or API key>`")),
         };
     }
     Ok(headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty()))

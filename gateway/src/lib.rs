@@ -18,11 +18,13 @@
 //! The OpenAPI document, health and reflection are public: they describe the
 //! API, not its data.
 
+pub mod auth;
 pub mod config;
 pub mod descriptors;
 pub mod errors;
 pub mod keys;
 pub mod openapi;
+pub mod policy;
 pub mod proxy;
 pub mod rules;
 pub mod template;
@@ -78,7 +80,8 @@ const MAX_REQUEST_ID: usize = 128;
 pub(crate) struct Gateway {
     pool: PgPool,
     descriptors: DescriptorPool,
-    keys: keys::KeyStore,
+    auth: auth::Authenticator,
+    policy: policy::Policy,
     router: RestRouter,
     upstreams: Vec<UpstreamClient>,
     client: proxy::ProxyClient,
@@ -169,9 +172,22 @@ async fn build(config: GatewayConfig) -> anyhow::Result<(Router, Arc<Gateway>)> 
     let reflection_alpha =
         tonic_reflection::server::Builder::configure().register_encoded_file_descriptor_set(descriptors::DESCRIPTOR_SET).build_v1alpha()?;
     let local_grpc = tonic::service::Routes::new(health_service).add_service(reflection).add_service(reflection_alpha);
+    let policy = policy::Policy::shipped()?;
+    let dev_issuer = match &config.dev_issuer_key {
+        Some(path) => {
+            let issuer = auth::dev_issuer::DevIssuer::load_or_create(path, &config.token_audience)?;
+            tracing::warn!(key = %path.display(), "development token issuer enabled (FILIERIS_DEV_ISSUER=1): not for production");
+            Some(Arc::new(issuer))
+        }
+        None => None,
+    };
 
     let gateway = Arc::new(Gateway {
-        keys: keys::KeyStore::new(pool.clone(), config.key_cache_ttl),
+        auth: auth::Authenticator::new(
+            keys::KeyStore::new(pool.clone(), config.key_cache_ttl),
+            token_verifier(&config, dev_issuer.as_deref()),
+        ),
+        policy,
         pool,
         descriptors,
         router: RestRouter::new(rules),
@@ -189,6 +205,7 @@ async fn build(config: GatewayConfig) -> anyhow::Result<(Router, Arc<Gateway>)> 
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi_json))
         .route("/v1/actBatches:upload", axum::routing::post(upload::upload_acts))
+        .merge(dev_issuer.map(auth::dev_issuer::routes).unwrap_or_default())
         .fallback(dispatch)
         .layer(middleware::from_fn(request_context))
         .with_state(gateway.clone());
@@ -253,8 +270,162 @@ async fn openapi_json(State(gateway): State<Arc<Gateway>>) -> Response {
     ([(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], gateway.openapi.clone()).into_response()
 }
 
-async fn dispatch(State(gateway): State<Arc<Gateway>>, req: Request) -> Response {
-    if proxy::is_grpc(req.headers()) { grpc(&gateway, req).await } else { rest(&gateway, req).await }
+/// The tokens the gateway accepts: the configured OIDC issuer and, in
+/// development, its own issuer.
+fn token_verifier(config: &GatewayConfig, dev: Option<&auth::dev_issuer::DevIssuer>) -> auth::jwt::Verifier {
+    let mut issuers = Vec::new();
+    if let Some(oidc) = &config.oidc {
+        tracing::info!(issuer = %oidc.issuer, jwks = %oidc.jwks_url, "accepting bearer tokens of the OIDC issuer");
+        issuers.push(auth::jwt::Issuer {
+            issuer: oidc.issuer.clone(),
+            audience: config.token_audience.clone(),
+            algs: oidc.algs.clone(),
+            keys: auth::jwks::KeySource::Remote(auth::jwks::RemoteKeys::new(oidc.jwks_url.clone())),
+        });
+    }
+    if let Some(dev) = dev {
+        issuers.push(dev.trusted());
+    }
+    auth::jwt::Verifier::new(issuers)
+}
+
+/// Every API call: authenticate → resolve the RPC → policy → forward.
+///
+/// Request extensions after the policy: the authenticated [`Identity`], the
+/// [`policy::RpcName`] and the [`Forwarded`] identity. A refusal carries a
+/// [`policy::Denial`] response extension.
+async fn dispatch(State(gateway): State<Arc<Gateway>>, mut req: Request) -> Response {
+    let reply = Reply::of(&req);
+    if reply.grpc
+        && proxy::service_of(req.uri().path()).is_some_and(|s| s.starts_with("grpc.health.v1.") || s.starts_with("grpc.reflection."))
+    {
+        return match gateway.local_grpc.clone().oneshot(req).await {
+            Ok(response) => response.map(Body::new),
+            Err(never) => match never {},
+        };
+    }
+    let identity = match gateway.auth.authenticate(req.headers()).await {
+        Ok(identity) => identity,
+        Err(err) => return reply.error(&gateway, err),
+    };
+    req.extensions_mut().insert(identity.clone());
+    let target = match resolve(&gateway, &req, &reply) {
+        Ok(target) => target,
+        Err(response) => return response,
+    };
+    let rpc = target.rpc();
+    let forwarded = match authorize(&gateway, &identity, &rpc) {
+        Ok(forwarded) => forwarded,
+        Err(denial) => return reply.denied(&gateway, denial),
+    };
+    req.extensions_mut().insert(rpc);
+    req.extensions_mut().insert(Forwarded(forwarded.clone()));
+    match target {
+        Target::Grpc(_) => grpc(&gateway, req, &forwarded).await,
+        Target::Rest(rule, bindings) => rest(&gateway, req, &forwarded, rule, bindings).await,
+    }
+}
+
+/// The identity forwarded to the service after the policy (request extension).
+#[derive(Debug, Clone)]
+pub struct Forwarded(pub Identity);
+
+/// How errors are rendered for a request: gRPC status or JSON.
+pub(crate) struct Reply {
+    grpc: bool,
+    content_type: Option<HeaderValue>,
+}
+
+impl Reply {
+    pub(crate) fn of(req: &Request) -> Self {
+        Self { grpc: proxy::is_grpc(req.headers()), content_type: req.headers().get(http::header::CONTENT_TYPE).cloned() }
+    }
+
+    pub(crate) fn error(&self, gateway: &Gateway, err: ApiError) -> Response {
+        if self.grpc {
+            proxy::status_response(err.into(), self.content_type.as_ref())
+        } else {
+            api_error_response(err, &gateway.descriptors)
+        }
+    }
+
+    /// 403 / PERMISSION_DENIED with the denial as a response extension.
+    pub(crate) fn denied(&self, gateway: &Gateway, denial: policy::Denial) -> Response {
+        let mut response = self.error(gateway, ApiError::from(&denial));
+        response.extensions_mut().insert(denial);
+        response
+    }
+}
+
+/// What a request calls.
+enum Target<'a> {
+    Grpc(policy::RpcName),
+    Rest(&'a rules::RestRule, template::Bindings),
+}
+
+impl Target<'_> {
+    fn rpc(&self) -> policy::RpcName {
+        match self {
+            Self::Grpc(rpc) => rpc.clone(),
+            Self::Rest(rule, _) => policy::RpcName(rule.grpc_path().trim_start_matches('/').to_owned()),
+        }
+    }
+}
+
+/// The RPC of a request: its gRPC path, or the REST rule its route matches.
+fn resolve<'a>(gateway: &'a Gateway, req: &Request, reply: &Reply) -> Result<Target<'a>, Response> {
+    if reply.grpc {
+        let unimplemented = |message: String| proxy::status_response(tonic::Status::unimplemented(message), reply.content_type.as_ref());
+        let rpc = policy::RpcName::from_path(req.uri().path()).ok_or_else(|| unimplemented("not a gRPC method path".into()))?;
+        let (service, method) = rpc.parts();
+        // Unknown methods are UNIMPLEMENTED, as a server would answer, before the policy is asked.
+        let known = gateway.descriptors.get_service_by_name(service).is_some_and(|s| s.methods().any(|m| m.name() == method));
+        if !known || !gateway.upstreams.iter().any(|u| u.serves(service)) {
+            return Err(unimplemented(format!("no service serves {}", rpc.0)));
+        }
+        return Ok(Target::Grpc(rpc));
+    }
+    let pool = &gateway.descriptors;
+    let method = req.method();
+    let path = req.uri().path();
+    match gateway.router.find(method, path) {
+        RouteMatch::Found(rule, bindings) => Ok(Target::Rest(rule, bindings)),
+        RouteMatch::NotFound => {
+            let err = ApiError::new(ErrorCode::NotFound, DOMAIN, "ROUTE_NOT_FOUND", format!("no API route {path}"));
+            Err(api_error_response(err, pool))
+        }
+        RouteMatch::MethodNotAllowed(allowed) => {
+            let list = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+            let message = format!("{method} is not allowed on {path}; allowed: {list}");
+            let err = ApiError::new(ErrorCode::InvalidArgument, DOMAIN, "METHOD_NOT_ALLOWED", message.clone());
+            // No canonical code means "wrong HTTP method": UNIMPLEMENTED, rendered as 405.
+            let status = with_info(tonic::Status::new(tonic::Code::Unimplemented, message), &err);
+            let mut response = error_response_with(&status, 405, pool);
+            if let Ok(value) = HeaderValue::from_str(&list) {
+                response.headers_mut().insert(http::header::ALLOW, value);
+            }
+            Err(response)
+        }
+    }
+}
+
+/// The policy's decision: the identity to forward, or the refusal (logged).
+pub(crate) fn authorize(gateway: &Gateway, identity: &Identity, rpc: &policy::RpcName) -> Result<Identity, policy::Denial> {
+    gateway.policy.decide(identity, rpc).inspect_err(|denial| {
+        tracing::info!(caller = %identity.caller, rpc = %rpc.0, reason = denial.reason, "call denied by the policy");
+    })
+}
+
+/// Authentication and policy for a route outside [`dispatch`] (the upload).
+pub(crate) async fn admit(gateway: &Gateway, req: &mut Request, rpc: &str) -> Result<Identity, Response> {
+    let reply = Reply::of(req);
+    let identity = gateway.auth.authenticate(req.headers()).await.map_err(|err| reply.error(gateway, err))?;
+    req.extensions_mut().insert(identity.clone());
+    let rpc = policy::RpcName(rpc.to_owned());
+    let forwarded = authorize(gateway, &identity, &rpc).map_err(|denial| reply.denied(gateway, denial))?;
+    req.extensions_mut().insert(rpc);
+    req.extensions_mut().insert(Forwarded(forwarded.clone()));
+    Ok(forwarded)
 }
 
 /// Headers every upstream call carries: signed identity, request id, trace context.
@@ -274,59 +445,25 @@ pub(crate) fn upstream_headers(gateway: &Gateway, identity: &Identity, incoming:
     headers
 }
 
-async fn grpc(gateway: &Gateway, req: Request) -> Response {
+async fn grpc(gateway: &Gateway, req: Request, identity: &Identity) -> Response {
     let content_type = req.headers().get(http::header::CONTENT_TYPE).cloned();
     let Some(service) = proxy::service_of(req.uri().path()).map(str::to_owned) else {
         return proxy::status_response(tonic::Status::unimplemented("not a gRPC method path"), content_type.as_ref());
     };
-    if service.starts_with("grpc.health.v1.") || service.starts_with("grpc.reflection.") {
-        return match gateway.local_grpc.clone().oneshot(req).await {
-            Ok(response) => response.map(Body::new),
-            Err(never) => match never {},
-        };
-    }
-    let identity = match gateway.keys.authenticate(req.headers()).await {
-        Ok(identity) => identity,
-        Err(err) => return proxy::status_response(err.into(), content_type.as_ref()),
-    };
     let Some(upstream) = gateway.upstreams.iter().find(|u| u.serves(&service)) else {
         return proxy::status_response(tonic::Status::unimplemented(format!("no service serves {service}")), content_type.as_ref());
     };
-    let extra = upstream_headers(gateway, &identity, req.headers(), req.extensions().get::<RequestId>());
+    let extra = upstream_headers(gateway, identity, req.headers(), req.extensions().get::<RequestId>());
     proxy::forward(&gateway.client, upstream, req, extra).await
 }
 
-async fn rest(gateway: &Gateway, req: Request) -> Response {
+async fn rest(gateway: &Gateway, req: Request, identity: &Identity, rule: &rules::RestRule, bindings: template::Bindings) -> Response {
     let pool = &gateway.descriptors;
-    let identity = match gateway.keys.authenticate(req.headers()).await {
-        Ok(identity) => identity,
-        Err(err) => return api_error_response(err, pool),
-    };
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let (rule, bindings) = match gateway.router.find(&method, &path) {
-        RouteMatch::Found(rule, bindings) => (rule, bindings),
-        RouteMatch::NotFound => {
-            let err = ApiError::new(ErrorCode::NotFound, DOMAIN, "ROUTE_NOT_FOUND", format!("no API route {path}"));
-            return api_error_response(err, pool);
-        }
-        RouteMatch::MethodNotAllowed(allowed) => {
-            let list = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
-            let message = format!("{method} is not allowed on {path}; allowed: {list}");
-            let err = ApiError::new(ErrorCode::InvalidArgument, DOMAIN, "METHOD_NOT_ALLOWED", message.clone());
-            // No canonical code means "wrong HTTP method": UNIMPLEMENTED, rendered as 405.
-            let status = with_info(tonic::Status::new(tonic::Code::Unimplemented, message), &err);
-            let mut response = error_response_with(&status, 405, pool);
-            if let Ok(value) = HeaderValue::from_str(&list) {
-                response.headers_mut().insert(http::header::ALLOW, value);
-            }
-            return response;
-        }
-    };
     let query = req.uri().query().map(str::to_owned);
     // A non-ASCII key becomes one the validation refuses, rather than being ignored.
     let idempotency_key = req.headers().get("idempotency-key").map(|v| v.to_str().unwrap_or("\u{0}").to_owned());
-    let extra = upstream_headers(gateway, &identity, req.headers(), req.extensions().get::<RequestId>());
+    let extra = upstream_headers(gateway, identity, req.headers(), req.extensions().get::<RequestId>());
     let body = match axum::body::to_bytes(req.into_body(), gateway.max_body).await {
         Ok(body) => body,
         Err(_) => {

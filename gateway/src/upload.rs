@@ -20,17 +20,19 @@ use crate::{DOMAIN, Gateway, RequestId, upstream_headers};
 
 /// The activity service's full name.
 const ACTIVITY: &str = "filieris.activity.v1.ActivityService";
+/// The RPC an upload is authorised as.
+const IMPORT_ACTS: &str = "filieris.activity.v1.ActivityService/ImportActs";
 
 fn bad(reason: &str, message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidArgument, DOMAIN, reason, message)
 }
 
 /// Handles an upload.
-pub(crate) async fn upload_acts(State(gateway): State<Arc<Gateway>>, req: Request) -> Response {
+pub(crate) async fn upload_acts(State(gateway): State<Arc<Gateway>>, mut req: Request) -> Response {
     let pool = &gateway.descriptors;
-    let identity = match gateway.keys.authenticate(req.headers()).await {
+    let identity = match crate::admit(&gateway, &mut req, IMPORT_ACTS).await {
         Ok(identity) => identity,
-        Err(err) => return api_error_response(err, pool),
+        Err(response) => return response,
     };
     let content_type = req.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     let format = if content_type.starts_with("text/csv") {
