@@ -99,6 +99,13 @@ fn schema_lock_key(schema: &str) -> i64 {
     i64::from_be_bytes(bytes)
 }
 
+/// A span around database work, child of the current span: sqlx makes no
+/// spans of its own, so without these a request's trace stops at the
+/// service. `operation` names the span (`write.begin`, …).
+pub fn span(operation: &'static str) -> tracing::Span {
+    tracing::info_span!("db", otel.name = operation, otel.kind = "client", db.system = "postgresql", db.operation = operation)
+}
+
 /// True when the database answers a trivial query (readiness).
 pub async fn ping(pool: &PgPool) -> bool {
     sqlx::query("SELECT 1").execute(pool).await.is_ok()

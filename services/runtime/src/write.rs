@@ -15,6 +15,7 @@
 
 use prost::Message;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use tracing::Instrument;
 
 use crate::audit::{self, AuditEntry};
 use crate::changes::{self, NewChange};
@@ -33,13 +34,17 @@ pub enum Begun<R> {
 /// Opens the transaction of a write, or returns the stored response of an
 /// earlier call with the same request id.
 pub async fn begin<R: Message + Default>(domain: &str, pool: &PgPool, key: Option<&IdempotencyKey>) -> Result<Begun<R>, ApiError> {
-    let mut tx = pool.begin().await.map_err(|e| ApiError::database(domain, &e))?;
-    if let Some(k) = key
-        && let Some(previous) = idempotency::replay(domain, &mut tx, k).await?
-    {
-        return Ok(Begun::Replayed(previous));
+    async {
+        let mut tx = pool.begin().await.map_err(|e| ApiError::database(domain, &e))?;
+        if let Some(k) = key
+            && let Some(previous) = idempotency::replay(domain, &mut tx, k).await?
+        {
+            return Ok(Begun::Replayed(previous));
+        }
+        Ok(Begun::Fresh(tx))
     }
-    Ok(Begun::Fresh(tx))
+    .instrument(crate::db::span("write.begin"))
+    .await
 }
 
 /// What one change of a write records.
@@ -62,6 +67,10 @@ pub struct Recorded<'a> {
 
 /// Appends the audit row and the change-feed row of one change.
 pub async fn record(conn: &mut PgConnection, r: &Recorded<'_>) -> Result<(), sqlx::Error> {
+    record_rows(conn, r).instrument(crate::db::span("write.record")).await
+}
+
+async fn record_rows(conn: &mut PgConnection, r: &Recorded<'_>) -> Result<(), sqlx::Error> {
     audit::record(
         &mut *conn,
         &AuditEntry {
@@ -95,10 +104,14 @@ pub async fn commit<R: Message>(
     key: Option<&IdempotencyKey>,
     response: &R,
 ) -> Result<(), ApiError> {
-    if let Some(k) = key {
-        idempotency::save(domain, &mut tx, k, response).await?;
+    async {
+        if let Some(k) = key {
+            idempotency::save(domain, &mut tx, k, response).await?;
+        }
+        tx.commit().await.map_err(|e| ApiError::database(domain, &e))
     }
-    tx.commit().await.map_err(|e| ApiError::database(domain, &e))
+    .instrument(crate::db::span("write.commit"))
+    .await
 }
 
 /// Who may call a service's write RPCs, and how a refusal reads.
