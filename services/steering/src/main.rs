@@ -4,10 +4,11 @@
 //!
 //! `report --year Y --out DIR` is the execution report job: it reads the
 //! steering API at `FILIERIS_STEERING_URL` (default http://127.0.0.1:50056)
-//! with its own signed identity and writes the indicator annex and the action
-//! counts as CSV and an HTML page. `--compute` first runs ComputeIndicators;
-//! `--as-of` regenerates the report as it stood at that time (same bytes).
-//! The budget execution per fund is read from finance at `FILIERIS_FINANCE_URL`.
+//! with its own signed identity, and finance, activity and missions at their
+//! `FILIERIS_*_URL`, and writes the report as HTML, PDF and CSV with a
+//! manifest. `report --month YYYY-MM` writes the monthly dashboard.
+//! `--compute` first runs ComputeIndicators; `--as-of` regenerates the
+//! report as it stood at that time (same bytes).
 //!
 //! `FILIERIS_STEERING_COMPUTE_EVERY_SECONDS` (default 0: off) schedules
 //! ComputeIndicators for 2022-2024 in the serving process.
@@ -20,7 +21,8 @@ use filieris_runtime::identity::{CallerKind, Identity};
 use filieris_steering::sources::{UpstreamUrls, Upstreams};
 use filieris_steering::storage::Store;
 
-const USAGE: &str = "usage: filieris-steering [serve | report --year 2022 --out DIR [--as-of 2023-01-31T00:00:00Z] [--compute]]";
+const USAGE: &str =
+    "usage: filieris-steering [serve | report (--year 2022 | --month 2022-06) --out DIR [--as-of 2023-01-31T00:00:00Z] [--compute]]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -100,14 +102,15 @@ async fn run() -> anyhow::Result<()> {
 }
 
 struct ReportArgs {
-    year: i32,
+    period: filieris_steering::report::Period,
     out: std::path::PathBuf,
     as_of: Option<chrono::DateTime<chrono::Utc>>,
     compute: bool,
 }
 
 fn parse_report_args(args: &[String]) -> anyhow::Result<ReportArgs> {
-    let (mut year, mut out, mut as_of, mut compute) = (None, None, None, false);
+    use filieris_steering::report::Period;
+    let (mut period, mut out, mut as_of, mut compute) = (None, None, None, false);
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -116,7 +119,18 @@ fn parse_report_args(args: &[String]) -> anyhow::Result<ReportArgs> {
         };
         let mut value = || inline.clone().or_else(|| it.next().cloned()).with_context(|| format!("{name} needs a value; {USAGE}"));
         match name {
-            "--year" => year = Some(value()?.parse::<i32>().with_context(|| format!("--year takes a year; {USAGE}"))?),
+            "--year" => {
+                anyhow::ensure!(period.is_none(), "give --year or --month, not both; {USAGE}");
+                period = Some(Period::Year(value()?.parse::<i32>().with_context(|| format!("--year takes a year; {USAGE}"))?));
+            }
+            "--month" => {
+                anyhow::ensure!(period.is_none(), "give --year or --month, not both; {USAGE}");
+                let v = value()?;
+                period = Some(
+                    filieris_steering::report::data::parse_month(&v)
+                        .with_context(|| format!("--month takes a month YYYY-MM, e.g. 2022-06; got {v:?}"))?,
+                );
+            }
             "--out" => out = Some(std::path::PathBuf::from(value()?)),
             "--as-of" => {
                 let v = value()?;
@@ -131,44 +145,70 @@ fn parse_report_args(args: &[String]) -> anyhow::Result<ReportArgs> {
         }
     }
     Ok(ReportArgs {
-        year: year.with_context(|| format!("--year is required; {USAGE}"))?,
+        period: period.with_context(|| format!("--year or --month is required; {USAGE}"))?,
         out: out.with_context(|| format!("--out is required; {USAGE}"))?,
         as_of,
         compute,
     })
 }
 
-/// The execution report job.
+/// The execution report job (annual) or the monthly dashboard. Progress goes
+/// to stderr, one line per step; the files replace `--out` at the end.
 async fn report(args: &[String]) -> anyhow::Result<()> {
+    use filieris_steering::report::{self, ReportData, ReportUrls, data};
     let a = parse_report_args(args)?;
     let env = Env::process();
     let key = filieris_runtime::config::InternalKey::from_env(&env)?;
-    let url = env.get("FILIERIS_STEERING_URL").unwrap_or_else(|| "http://127.0.0.1:50056".to_owned());
-    let finance_url = env.get("FILIERIS_FINANCE_URL").unwrap_or_else(|| "http://127.0.0.1:50053".to_owned());
-    let client = filieris_steering::report::ReportClient::new(&url, &finance_url, key)?;
+    let defaults = ReportUrls::default();
+    let urls = ReportUrls {
+        steering: env.get("FILIERIS_STEERING_URL").unwrap_or(defaults.steering),
+        finance: env.get("FILIERIS_FINANCE_URL").unwrap_or(defaults.finance),
+        activity: env.get("FILIERIS_ACTIVITY_URL").unwrap_or(defaults.activity),
+        missions: env.get("FILIERIS_MISSIONS_URL").unwrap_or(defaults.missions),
+    };
+    let client = report::ReportClient::new(&urls, key)?;
+    let year = a.period.year();
+    let total = if a.compute { 8 } else { 7 };
+    let mut step = 0;
+    let mut progress = |what: String| {
+        step += 1;
+        eprintln!("[{step}/{total}] {what}");
+    };
     if a.compute {
-        println!("[1/3] computing the indicators of {} …", a.year);
-        let c = client.compute(a.year).await.with_context(|| format!("ComputeIndicators at {url} (FILIERIS_STEERING_URL)"))?;
-        println!("      {} values, {} not available", c.values.len(), c.not_available);
+        progress(format!("computing the indicators of {year} …"));
+        let c = client.compute(year).await.with_context(|| format!("ComputeIndicators at {} (FILIERIS_STEERING_URL)", urls.steering))?;
+        eprintln!("      {} values, {} not available", c.values.len(), c.not_available);
     }
     let as_of = a.as_of.unwrap_or_else(chrono::Utc::now);
-    println!("[2/3] reading values as of {} …", as_of.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
-    let data = client.fetch(a.year, as_of).await.with_context(|| format!("steering API at {url} (FILIERIS_STEERING_URL)"))?;
-    println!(
-        "[3/3] writing {} indicators, {} axes and {} funds into {} …",
-        data.values.len(),
-        data.counts.axes.len(),
-        data.budget.len(),
-        a.out.display()
-    );
-    let files = filieris_steering::report::write_files(&a.out, a.year, &filieris_steering::report::render(&data))?;
-    for f in files {
-        println!("      {}", f.display());
+    let as_of_text = as_of.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    progress(format!("indicator values of {year} as of {as_of_text} …"));
+    let (definitions, values) =
+        client.indicators(year, as_of).await.with_context(|| format!("steering API at {} (FILIERIS_STEERING_URL)", urls.steering))?;
+    progress("action counts per axis and status …".into());
+    let counts = client.action_counts(year).await.with_context(|| format!("steering API at {} (FILIERIS_STEERING_URL)", urls.steering))?;
+    progress("budget execution per fund …".into());
+    let budget = client.budget(year).await;
+    progress("delegated-mission figures …".into());
+    let missions = client.missions(year, data::missions_day(a.period, as_of)).await;
+    if let Err(e) = &missions {
+        eprintln!("      missions section not available: {e}");
     }
-    println!(
-        "done; to regenerate this report identically: report --year {} --out DIR --as-of {}",
-        a.year,
-        as_of.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-    );
+    progress("opening rates per month and per region …".into());
+    let (monthly_asks, region_asks) = data::opening_rate_asks(a.period);
+    let monthly = client.opening_rates(&monthly_asks).await;
+    let regions = client.opening_rates(&region_asks).await;
+    let data = ReportData { period: a.period, as_of, definitions, values, counts, budget, missions, monthly, regions };
+    progress("rendering HTML, PDF and CSV …".into());
+    let rendered = report::render(&data);
+    progress(format!("writing {} files into {} …", rendered.files.len(), a.out.display()));
+    let files = report::write_files(&a.out, &rendered).with_context(|| format!("writing the report into {}", a.out.display()))?;
+    for f in files {
+        println!("{}", f.display());
+    }
+    let option = match a.period {
+        report::Period::Year(y) => format!("--year {y}"),
+        report::Period::Month(y, m) => format!("--month {y}-{m:02}"),
+    };
+    eprintln!("done; to regenerate this report identically: filieris-steering report {option} --out DIR --as-of {as_of_text}");
     Ok(())
 }
