@@ -20,6 +20,9 @@ pub enum SteeringError {
     /// The definition changed since the version the edit was based on.
     #[error("{key} is at version {current}, not {expected}: read it again and re-apply the change")]
     VersionConflict { key: String, current: i64, expected: i64 },
+    /// The year's target was amended since the amendment the change was based on.
+    #[error("the {year} target of {key} is at amendment {current}, not {expected}: read it again and re-apply the change")]
+    TargetConflict { key: String, year: i32, current: i32, expected: i32 },
     /// The caller may not do this.
     #[error("{0}")]
     PermissionDenied(String),
@@ -55,6 +58,7 @@ impl From<SteeringError> for ApiError {
                 let reason = match kind {
                     "indicator" => "INDICATOR_NOT_FOUND",
                     "definition version" => "DEFINITION_VERSION_NOT_FOUND",
+                    "target" => "TARGET_NOT_FOUND",
                     _ => "ACTION_NOT_FOUND",
                 };
                 ApiError::new(ErrorCode::NotFound, DOMAIN, reason, message).with_metadata("resource", name)
@@ -67,6 +71,10 @@ impl From<SteeringError> for ApiError {
             SteeringError::VersionConflict { current, .. } => {
                 ApiError::new(ErrorCode::Aborted, DOMAIN, "DEFINITION_VERSION_CONFLICT", message)
                     .with_metadata("current_version", current.to_string())
+            }
+            SteeringError::TargetConflict { current, .. } => {
+                ApiError::new(ErrorCode::Aborted, DOMAIN, "TARGET_AMENDMENT_CONFLICT", message)
+                    .with_metadata("current_amendment", current.to_string())
             }
             SteeringError::PermissionDenied(_) => ApiError::new(ErrorCode::PermissionDenied, DOMAIN, "STEERING_WRITE_DENIED", message),
             SteeringError::ReferenceData(_) => ApiError::new(ErrorCode::Internal, DOMAIN, "REFERENCE_DATA_INVALID", message),

@@ -9,17 +9,18 @@ use filieris_proto::steering::steering_service_server::SteeringService;
 use filieris_runtime::Identity;
 use filieris_runtime::error::Violations;
 use filieris_runtime::idempotency::IdempotencyKey;
+use filieris_runtime::scope::Scope;
 use filieris_runtime::write::{self, Writers};
 use prost::Message;
 use tonic::{Request, Response, Status};
 
 use crate::domain::actions::ActionStatus;
 use crate::domain::catalogue::{Definition, MetricRef, Nature, Printed, ValueKind};
-use crate::domain::targets::Dec;
+use crate::domain::targets::{Dec, TargetRule};
 use crate::domain::values::{Fetched, NewValue, Provenance, build_value};
 use crate::error::{DOMAIN, SteeringError};
 use crate::sources::Upstreams;
-use crate::storage::{StatusChange, Store, ValueRow, WriteContext, annex_order};
+use crate::storage::{StatusChange, Store, TargetAmendment, ValueRow, WriteContext, annex_order};
 
 /// Fully-qualified gRPC service name.
 pub const SERVICE_NAME: &str = "filieris.steering.v1.SteeringService";
@@ -40,39 +41,71 @@ impl SteeringApi {
     }
 
     /// Computes every indicator of `year` (COG22 for 2022-2024, COG18 for
-    /// 2018-2021) and appends the values; MANUAL indicators that already
-    /// have a value for the year are left as entered.
+    /// 2018-2021) nationally and for the three regions, and appends the values.
     pub async fn compute(&self, identity: &Identity, year: i32) -> Result<pb::ComputeIndicatorsResponse, SteeringError> {
+        self.compute_scopes(identity, year, &default_scopes()).await
+    }
+
+    /// Computes every indicator of `year` for each scope and appends the
+    /// values; MANUAL indicators that already have a national value for the
+    /// year are left as entered. Each value is evaluated against the target
+    /// amendment in force when the run starts, and records which.
+    pub async fn compute_scopes(
+        &self,
+        identity: &Identity,
+        year: i32,
+        scopes: &[Scope],
+    ) -> Result<pb::ComputeIndicatorsResponse, SteeringError> {
         let cog = cog_of_year(year).ok_or_else(|| SteeringError::field("year", "must be 2018 to 2024 (a year of a COG)"))?;
         let definitions = self.store.current_definitions(Some(cog)).await?;
         let targets = self.store.targets_of_year(year).await?;
         let existing = self.store.values_as_of(year, Utc::now()).await?;
         let year_closed = year < Utc::now().year();
-        let mut run = self.upstreams.run(year);
         let mut values = Vec::new();
-        for row in &definitions {
-            let d = &row.definition;
-            if matches!(d.source, MetricRef::Manual(_)) && existing.iter().any(|v| v.key == d.key && v.provenance == "MANUAL") {
-                continue;
+        for scope in scopes {
+            let mut run = self.upstreams.run_in(year, scope.clone());
+            for row in &definitions {
+                let d = &row.definition;
+                if *scope == Scope::National
+                    && matches!(d.source, MetricRef::Manual(_))
+                    && existing.iter().any(|v| v.key == d.key && v.provenance == "MANUAL")
+                {
+                    continue;
+                }
+                let fetched = run.fetch(&d.source).await;
+                let target = targets.iter().find(|t| t.key == d.key);
+                let mut value = build_value(d, row.version, year, target.map(|t| (t.raw.as_str(), &t.rule)), fetched, year_closed);
+                value.scope = scope.name();
+                value.target_amendment = target.map(|t| t.amendment);
+                values.push(value);
             }
-            let fetched = run.fetch(&d.source).await;
-            let target = targets.iter().find(|t| t.key == d.key).map(|t| (t.raw.as_str(), &t.rule));
-            values.push(build_value(d, row.version, year, target, fetched, year_closed));
         }
         let rows = self.store.append_values(identity, "SteeringService/ComputeIndicators", year, &values).await?;
         let not_available = i32::try_from(rows.iter().filter(|r| r.provenance == "NOT_AVAILABLE").count()).unwrap_or(i32::MAX);
         Ok(pb::ComputeIndicatorsResponse { values: rows.iter().map(ValueRow::to_proto).collect(), not_available })
     }
 
-    /// The values of a year as of a time, one per indicator of the catalogue.
+    /// The national values of a year as of a time, one per indicator of the catalogue.
     pub async fn values(&self, year: i32, as_of: DateTime<Utc>, cog: Option<&str>) -> Result<Vec<pb::IndicatorValue>, SteeringError> {
+        self.scoped_values(year, &Scope::National, as_of, cog).await
+    }
+
+    /// The values of a year for a scope as of a time, one per indicator of the catalogue.
+    pub async fn scoped_values(
+        &self,
+        year: i32,
+        scope: &Scope,
+        as_of: DateTime<Utc>,
+        cog: Option<&str>,
+    ) -> Result<Vec<pb::IndicatorValue>, SteeringError> {
         let cog = match cog {
             Some(c) => c,
             None => cog_of_year(year).ok_or_else(|| SteeringError::field("year", "must be 2018 to 2024 (a year of a COG)"))?,
         };
         let mut definitions = self.store.current_definitions(Some(cog)).await?;
         definitions.sort_by_key(|r| annex_order(&r.definition));
-        let rows = self.store.values_as_of(year, as_of).await?;
+        let scope_name = scope.name();
+        let rows = self.store.scoped_values_as_of(year, &scope_name, as_of).await?;
         Ok(definitions
             .iter()
             .map(|d| match rows.iter().find(|r| r.key == d.definition.key) {
@@ -85,10 +118,95 @@ impl SteeringApi {
                     status: pb::Status::NotEvaluable as i32,
                     reason: "not computed yet at that time".into(),
                     source: d.definition.source.reference(),
+                    scope: scope_name.clone(),
                     ..Default::default()
                 },
             })
             .collect())
+    }
+}
+
+/// What ComputeIndicators computes when no scope is asked for: the nation
+/// and the three regional directorates.
+pub fn default_scopes() -> Vec<Scope> {
+    let mut out = vec![Scope::National];
+    out.extend(["NORD", "EST", "SUD"].into_iter().filter_map(filieris_runtime::scope::region_from_name).map(Scope::Region));
+    out
+}
+
+/// A scope of steering values: national, a region or a structure group
+/// (values are not computed per structure).
+fn steering_scope(text: &str, field: &str) -> Result<Scope, SteeringError> {
+    match Scope::parse(text) {
+        Ok(Scope::Structure(_)) => Err(SteeringError::field(field, "steering values are national, per region or per structure group")),
+        Ok(s) => Ok(s),
+        Err(e) => Err(SteeringError::field(field, e)),
+    }
+}
+
+/// `indicators/{key}/targets/{year}`.
+fn target_name(name: &str) -> Result<(String, i32), SteeringError> {
+    name.strip_prefix("indicators/")
+        .and_then(|rest| rest.split_once("/targets/"))
+        .and_then(|(k, y)| Some((k, y.parse::<i32>().ok()?)))
+        .filter(|(k, _)| !k.is_empty() && !k.contains('/'))
+        .map(|(k, y)| (k.to_owned(), y))
+        .ok_or_else(|| SteeringError::field("name", "must be indicators/{key}/targets/{year}, e.g. indicators/COG22.FINRES.1/targets/2023"))
+}
+
+fn decimal(v: &mut Violations, field: &str, d: Option<&pb::Decimal>) -> Option<Dec> {
+    match d {
+        None => {
+            v.add(field, "is required for this target type");
+            None
+        }
+        Some(d) => match u32::try_from(d.scale).ok().filter(|s| *s <= 6) {
+            Some(scale) => Some(Dec { units: d.units, scale }),
+            None => {
+                v.add(field, "scale must be 0 to 6");
+                None
+            }
+        },
+    }
+}
+
+/// The typed rule of an amended target (problems of the fields go to `v`).
+fn target_rule(t: &pb::IndicatorTarget, v: &mut Violations) -> TargetRule {
+    let zero = Dec { units: 0, scale: 0 };
+    match pb::TargetType::try_from(t.r#type) {
+        Ok(pb::TargetType::ReduceDeficit) => TargetRule::ReduceDeficit { percent: t.percent },
+        Ok(pb::TargetType::Equilibrium) => TargetRule::Equilibrium { tolerance_cents: t.tolerance_cents },
+        Ok(pb::TargetType::Surplus) => TargetRule::Surplus,
+        Ok(pb::TargetType::Range) => TargetRule::Range {
+            low: decimal(v, "target.low", t.low.as_ref()).unwrap_or(zero),
+            high: decimal(v, "target.high", t.high.as_ref()).unwrap_or(zero),
+        },
+        Ok(pb::TargetType::Min) => TargetRule::Min { low: decimal(v, "target.low", t.low.as_ref()).unwrap_or(zero) },
+        Ok(pb::TargetType::Max) => TargetRule::Max { high: decimal(v, "target.high", t.high.as_ref()).unwrap_or(zero) },
+        Ok(pb::TargetType::Count) => match decimal(v, "target.low", t.low.as_ref()) {
+            Some(Dec { units, scale: 0 }) => TargetRule::Count { low: units },
+            Some(_) => {
+                v.add("target.low", "a count has no decimals (scale 0)");
+                TargetRule::Count { low: 0 }
+            }
+            None => TargetRule::Count { low: 0 },
+        },
+        Ok(pb::TargetType::Milestone) => TargetRule::Milestone { text: t.milestone.trim().to_owned() },
+        Ok(pb::TargetType::None) => TargetRule::None,
+        Ok(pb::TargetType::Blank) => TargetRule::Blank,
+        Ok(pb::TargetType::Text) => {
+            if t.raw.trim().is_empty() {
+                v.add("target.raw", "is required for a TEXT target (the text as printed)");
+            }
+            TargetRule::Text
+        }
+        _ => {
+            v.add(
+                "target.type",
+                "is required: REDUCE_DEFICIT, EQUILIBRIUM, SURPLUS, RANGE, MIN, MAX, COUNT, MILESTONE, NONE, BLANK or TEXT",
+            );
+            TargetRule::Text
+        }
     }
 }
 
@@ -262,6 +380,63 @@ impl SteeringService for SteeringApi {
         Ok(Response::new(pb::ListIndicatorTargetsResponse { targets: rows.iter().map(|t| t.to_proto()).collect() }))
     }
 
+    async fn amend_indicator_target(
+        &self,
+        request: Request<pb::AmendIndicatorTargetRequest>,
+    ) -> Result<Response<pb::AmendIndicatorTargetResponse>, Status> {
+        let method = "SteeringService/AmendIndicatorTarget";
+        write(
+            self,
+            request,
+            method,
+            |r| r.name.clone(),
+            |r| std::mem::take(&mut r.request_id),
+            |req, identity, key, rid| async move {
+                let (k, year) = target_name(&req.name)?;
+                let row = self.store.definition(&k, None).await?;
+                let d = &row.definition;
+                let mut v = Violations::new();
+                if cog_of_year(year) != Some(d.cog.as_str()) {
+                    v.add("name", format!("the year must be a year of {}", d.cog));
+                }
+                let t = req.target.unwrap_or_default();
+                let rule = target_rule(&t, &mut v);
+                for (field, problem) in rule.problems(d.target_context(), d.base.exact()) {
+                    v.add(field, problem);
+                }
+                if req.reason.trim().is_empty() {
+                    v.add("reason", "is required: why the target changes (e.g. the amendment signed)");
+                }
+                if req.expected_amendment < -1 {
+                    v.add("expected_amendment", "must be -1 (no check) or an amendment number");
+                }
+                v.into_result(DOMAIN)?;
+                let raw = if t.raw.trim().is_empty() { rule.text(&d.unit) } else { t.raw.trim().to_owned() };
+                let amendment = TargetAmendment {
+                    key: k,
+                    year,
+                    rule,
+                    raw,
+                    expected: (req.expected_amendment >= 0).then_some(req.expected_amendment),
+                    reason: req.reason.trim().to_owned(),
+                    comment: req.comment.trim().to_owned(),
+                };
+                let ctx = WriteContext { identity: &identity, method, key: key.as_ref(), request_id: &rid };
+                self.store.amend_target(&ctx, &amendment).await
+            },
+        )
+        .await
+    }
+
+    async fn list_indicator_target_versions(
+        &self,
+        request: Request<pb::ListIndicatorTargetVersionsRequest>,
+    ) -> Result<Response<pb::ListIndicatorTargetVersionsResponse>, Status> {
+        let (key, year) = target_name(&request.into_inner().name)?;
+        let rows = self.store.target_versions(&key, year).await?;
+        Ok(Response::new(pb::ListIndicatorTargetVersionsResponse { versions: rows.iter().map(|t| t.to_proto()).collect() }))
+    }
+
     async fn compute_indicators(
         &self,
         request: Request<pb::ComputeIndicatorsRequest>,
@@ -273,7 +448,21 @@ impl SteeringService for SteeringApi {
             "SteeringService/ComputeIndicators",
             |r| format!("indicatorYears/{}", r.year),
             |_| String::new(),
-            |req, identity, _key, _rid| async move { self.compute(&identity, req.year).await },
+            |req, identity, _key, _rid| async move {
+                let scopes = if req.scopes.is_empty() {
+                    default_scopes()
+                } else {
+                    let mut out: Vec<Scope> = Vec::new();
+                    for (i, text) in req.scopes.iter().enumerate() {
+                        let scope = steering_scope(text, &format!("scopes[{i}]"))?;
+                        if !out.contains(&scope) {
+                            out.push(scope);
+                        }
+                    }
+                    out
+                };
+                self.compute_scopes(&identity, req.year, &scopes).await
+            },
         )
         .await
     }
@@ -287,7 +476,8 @@ impl SteeringService for SteeringApi {
             Some(t) => to_timestamp(t).ok_or_else(|| SteeringError::field("as_of_time", "is not a valid time"))?,
             None => Utc::now(),
         };
-        let values = self.values(req.year, as_of, (!req.cog.is_empty()).then_some(req.cog.as_str())).await?;
+        let scope = steering_scope(&req.scope, "scope")?;
+        let values = self.scoped_values(req.year, &scope, as_of, (!req.cog.is_empty()).then_some(req.cog.as_str())).await?;
         Ok(Response::new(pb::ListIndicatorValuesResponse { values }))
     }
 
@@ -345,6 +535,7 @@ impl SteeringService for SteeringApi {
                 let mut value: NewValue =
                     build_value(d, row.version, req.year, target.as_ref().map(|t| (t.raw.as_str(), &t.rule)), fetched, true);
                 value.provenance = Provenance::Manual;
+                value.target_amendment = target.as_ref().map(|t| t.amendment);
                 if let Some(kind) = kind
                     && kind != ValueKind::Value
                 {
@@ -428,9 +619,17 @@ impl SteeringService for SteeringApi {
             Some(t) => to_timestamp(t).ok_or_else(|| SteeringError::field("as_of_time", "is not a valid time"))?,
             None => Utc::now(),
         };
+        let scope = steering_scope(&req.scope, "scope")?.name();
+        if req.year != 0 && !years.contains(&req.year) {
+            return Err(SteeringError::field("year", format!("must be a year of {cog}, or 0 for all")).into());
+        }
         let mut by_year = Vec::new();
-        for year in years {
-            by_year.push((year, self.store.values_as_of(year, as_of).await?, self.store.targets_of_year(year).await?));
+        for year in years.filter(|y| req.year == 0 || *y == req.year) {
+            by_year.push((
+                year,
+                self.store.scoped_values_as_of(year, &scope, as_of).await?,
+                self.store.targets_of_year_as_of(year, as_of).await?,
+            ));
         }
         let definitions = self.store.current_definitions(Some(cog)).await?;
         let tiles = definitions
@@ -455,6 +654,7 @@ impl SteeringService for SteeringApi {
                                 target_raw: p.target_raw,
                                 status: p.status,
                                 provenance: p.provenance,
+                                reason: p.reason,
                             }
                         }
                         None => pb::DashboardPoint {
@@ -464,6 +664,7 @@ impl SteeringService for SteeringApi {
                             target_raw: targets.iter().find(|t| t.key == d.key).map(|t| t.raw.clone()).unwrap_or_default(),
                             status: pb::Status::NotEvaluable as i32,
                             provenance: pb::Provenance::NotAvailable as i32,
+                            reason: "not computed yet at that time".into(),
                         },
                     })
                     .collect();
@@ -486,7 +687,7 @@ impl SteeringService for SteeringApi {
                 }
             })
             .collect();
-        Ok(Response::new(pb::GetDashboardResponse { tiles }))
+        Ok(Response::new(pb::GetDashboardResponse { tiles, scope }))
     }
 
     async fn get_action_counts(

@@ -12,6 +12,7 @@ use filieris_proto::hr::hr_service_client::HrServiceClient;
 use filieris_proto::{activity as act, finance as fin, hr};
 use filieris_runtime::config::InternalKey;
 use filieris_runtime::identity::{CallerKind, Identity};
+use filieris_runtime::scope::Scope;
 use tonic::transport::Channel;
 
 use crate::domain::catalogue::MetricRef;
@@ -76,16 +77,23 @@ impl Upstreams {
         req
     }
 
-    /// A computation of one year.
+    /// A computation of one year, national.
     pub fn run(&self, year: i32) -> Run<'_> {
-        Run { up: self, year, finance_targets: None, hr_indicators: None }
+        self.run_in(year, Scope::National)
+    }
+
+    /// A computation of one year over a scope (national, a region or a
+    /// structure group).
+    pub fn run_in(&self, year: i32, scope: Scope) -> Run<'_> {
+        Run { up: self, year, scope, finance_targets: None, hr_indicators: None }
     }
 }
 
-/// One computation: the year and the answers already fetched.
+/// One computation: the year, the scope and the answers already fetched.
 pub struct Run<'a> {
     up: &'a Upstreams,
     year: i32,
+    scope: Scope,
     finance_targets: Option<Result<HashMap<i32, fin::TargetEvaluation>, String>>,
     hr_indicators: Option<Result<HashMap<String, hr::IndicatorValue>, String>>,
 }
@@ -101,14 +109,39 @@ fn unavailable(service: &str, status: &tonic::Status) -> Fetched {
     Fetched::NotAvailable(format!("{service} did not answer: {} {}", status.code(), status.message()))
 }
 
+/// Why a source has no value for a scope other than the nation, or `None`
+/// when it answers for any scope (the activity metrics take national,
+/// region and structure-group scopes).
+pub fn scope_gap(source: &MetricRef, scope: &Scope) -> Option<String> {
+    if *scope == Scope::National {
+        return None;
+    }
+    let why = match source {
+        MetricRef::ActivityOpeningRateActs(_)
+        | MetricRef::ActivityOpeningRatePatients(_)
+        | MetricRef::ActivityMiningRevenueShare(_)
+        | MetricRef::ActivityEhealthActs => return None,
+        MetricRef::FinanceTarget(_) => "finance targets are defined on their perimeters (registry groups), not by region or group",
+        MetricRef::FinanceExecutionRate(_) => "budget execution is kept per fund, for the whole fund",
+        MetricRef::HrIndicator(_) => "HR indicators are company-wide",
+        MetricRef::Manual(_) => "manual values are entered for the nation",
+        MetricRef::NotYetAvailable(reason) => return Some(reason.clone()),
+    };
+    Some(format!("SCOPE_NOT_SUPPORTED: defined nationally ({why}); no value for {}", scope.name()))
+}
+
 impl Run<'_> {
-    /// Fetches the metric of `source` for the run's year.
+    /// Fetches the metric of `source` for the run's year and scope.
     pub async fn fetch(&mut self, source: &MetricRef) -> Fetched {
+        if let Some(reason) = scope_gap(source, &self.scope) {
+            return Fetched::NotAvailable(reason);
+        }
         let year = self.year;
         let period = year.to_string();
+        let scope = self.scope.name();
         match source {
             MetricRef::ActivityOpeningRateActs(l) | MetricRef::ActivityOpeningRatePatients(l) => {
-                let req = act::GetOpeningRateRequest { period, line: line(l) as i32, scope: "national".into() };
+                let req = act::GetOpeningRateRequest { period, line: line(l) as i32, scope };
                 match self.up.activity.clone().get_opening_rate(self.up.request(req)).await {
                     Ok(r) => {
                         let r = r.into_inner();
@@ -129,7 +162,7 @@ impl Run<'_> {
             MetricRef::ActivityMiningRevenueShare(l) => {
                 let req = act::QueryActivityMetricsRequest {
                     period,
-                    scope: "national".into(),
+                    scope,
                     line: line(l) as i32,
                     group_by: vec![act::MetricDimension::Scheme as i32],
                 };
@@ -144,12 +177,7 @@ impl Run<'_> {
                 }
             }
             MetricRef::ActivityEhealthActs => {
-                let req = act::QueryActivityMetricsRequest {
-                    period,
-                    scope: "national".into(),
-                    line: 0,
-                    group_by: vec![act::MetricDimension::Mode as i32],
-                };
+                let req = act::QueryActivityMetricsRequest { period, scope, line: 0, group_by: vec![act::MetricDimension::Mode as i32] };
                 let remote = [
                     act::ActMode::Teleconsultation,
                     act::ActMode::TeleexpertiseRequest,

@@ -105,6 +105,21 @@ pub struct TargetRow {
     pub amendment: i32,
     pub raw: String,
     pub rule: TargetRule,
+    pub reason: String,
+    pub comment: String,
+    pub recorded_by: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+type TargetTuple = (String, i32, i32, String, serde_json::Value, String, String, String, DateTime<Utc>);
+
+const TARGET_COLUMNS: &str = "key, year, amendment, raw, rule, reason, comment, recorded_by, recorded_at";
+
+impl TargetRow {
+    fn from_tuple((key, year, amendment, raw, rule, reason, comment, recorded_by, recorded_at): TargetTuple) -> Result<TargetRow> {
+        let rule = serde_json::from_value(rule).map_err(|e| SteeringError::ReferenceData(format!("stored target: {e}")))?;
+        Ok(TargetRow { key, year, amendment, raw, rule, reason, comment, recorded_by, recorded_at })
+    }
 }
 
 impl TargetRow {
@@ -115,6 +130,10 @@ impl TargetRow {
             year: self.year,
             raw: self.raw.clone(),
             amendment: self.amendment,
+            reason: self.reason.clone(),
+            comment: self.comment.clone(),
+            recorded_by: self.recorded_by.clone(),
+            record_time: Some(timestamp(self.recorded_at)),
             ..Default::default()
         };
         let ty = match &self.rule {
@@ -176,10 +195,12 @@ pub struct ValueRow {
     pub source: String,
     pub recorded_by: String,
     pub recorded_at: DateTime<Utc>,
+    pub scope: String,
+    pub target_amendment: Option<i32>,
 }
 
 const VALUE_COLUMNS: &str = "sequence, key, year, definition_version, kind, numerator, denominator, display, provenance, reason, \
-                             status, qualifiers, target_raw, source, recorded_by, recorded_at";
+                             status, qualifiers, target_raw, source, recorded_by, recorded_at, scope, target_amendment";
 
 impl ValueRow {
     pub fn to_proto(&self) -> pb::IndicatorValue {
@@ -205,6 +226,8 @@ impl ValueRow {
             record_time: Some(timestamp(self.recorded_at)),
             recorded_by: self.recorded_by.clone(),
             sequence: self.sequence,
+            scope: self.scope.clone(),
+            target_amendment: self.target_amendment,
         }
     }
 }
@@ -276,6 +299,18 @@ pub struct StatusChange {
     pub owner: Option<String>,
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
+    pub comment: String,
+}
+
+/// An amendment asked for, validated.
+pub struct TargetAmendment {
+    pub key: String,
+    pub year: i32,
+    pub rule: TargetRule,
+    pub raw: String,
+    /// The amendment in force the change is based on.
+    pub expected: Option<i32>,
+    pub reason: String,
     pub comment: String,
 }
 
@@ -543,21 +578,105 @@ impl Store {
         self.targets_where(None, Some(year)).await
     }
 
+    /// The targets of every indicator for a year as they stood at `as_of`
+    /// (the amendment in force then).
+    pub async fn targets_of_year_as_of(&self, year: i32, as_of: DateTime<Utc>) -> Result<Vec<TargetRow>> {
+        self.targets_at(None, Some(year), Some(as_of)).await
+    }
+
     async fn targets_where(&self, key: Option<&str>, year: Option<i32>) -> Result<Vec<TargetRow>> {
-        let rows: Vec<(String, i32, i32, String, serde_json::Value)> = sqlx::query_as(
-            "SELECT DISTINCT ON (key, year) key, year, amendment, raw, rule FROM indicator_target \
-             WHERE ($1::text IS NULL OR key = $1) AND ($2::int IS NULL OR year = $2) ORDER BY key, year, amendment DESC",
-        )
+        self.targets_at(key, year, None).await
+    }
+
+    async fn targets_at(&self, key: Option<&str>, year: Option<i32>, as_of: Option<DateTime<Utc>>) -> Result<Vec<TargetRow>> {
+        let rows: Vec<TargetTuple> = sqlx::query_as(&format!(
+            "SELECT DISTINCT ON (key, year) {TARGET_COLUMNS} FROM indicator_target \
+             WHERE ($1::text IS NULL OR key = $1) AND ($2::int IS NULL OR year = $2) \
+             AND ($3::timestamptz IS NULL OR recorded_at <= $3) ORDER BY key, year, amendment DESC"
+        ))
         .bind(key)
         .bind(year)
+        .bind(as_of)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|(key, year, amendment, raw, rule)| {
-                let rule = serde_json::from_value(rule).map_err(|e| SteeringError::ReferenceData(format!("stored target: {e}")))?;
-                Ok(TargetRow { key, year, amendment, raw, rule })
-            })
-            .collect()
+        rows.into_iter().map(TargetRow::from_tuple).collect()
+    }
+
+    /// Every amendment of a year's target, oldest first.
+    pub async fn target_versions(&self, key: &str, year: i32) -> Result<Vec<TargetRow>> {
+        if !self.exists(key).await? {
+            return Err(SteeringError::NotFound { kind: "indicator", name: format!("indicators/{key}") });
+        }
+        let rows: Vec<TargetTuple> =
+            sqlx::query_as(&format!("SELECT {TARGET_COLUMNS} FROM indicator_target WHERE key = $1 AND year = $2 ORDER BY amendment"))
+                .bind(key)
+                .bind(year)
+                .fetch_all(&self.pool)
+                .await?;
+        if rows.is_empty() {
+            return Err(SteeringError::NotFound { kind: "target", name: format!("indicators/{key}/targets/{year}") });
+        }
+        rows.into_iter().map(TargetRow::from_tuple).collect()
+    }
+
+    /// Appends an amendment of a year's target. `expected` (when set) must be
+    /// the amendment in force, so two editors do not overwrite each other.
+    pub async fn amend_target(&self, ctx: &WriteContext<'_>, amendment: &TargetAmendment) -> Result<pb::AmendIndicatorTargetResponse> {
+        let a = amendment;
+        let mut tx = match write::begin(DOMAIN, &self.pool, ctx.key).await? {
+            Begun::Replayed(previous) => return Ok(previous),
+            Begun::Fresh(tx) => tx,
+        };
+        // Serialises the amendments of one indicator.
+        let locked: Option<String> =
+            sqlx::query_scalar("SELECT key FROM indicator WHERE key = $1 FOR UPDATE").bind(&a.key).fetch_optional(&mut *tx).await?;
+        if locked.is_none() {
+            return Err(SteeringError::NotFound { kind: "indicator", name: format!("indicators/{}", a.key) });
+        }
+        let current: Option<i32> = sqlx::query_scalar("SELECT max(amendment) FROM indicator_target WHERE key = $1 AND year = $2")
+            .bind(&a.key)
+            .bind(a.year)
+            .fetch_one(&mut *tx)
+            .await?;
+        let current = current.unwrap_or(-1);
+        if let Some(expected) = a.expected
+            && expected != current
+        {
+            return Err(SteeringError::TargetConflict { key: a.key.clone(), year: a.year, current, expected });
+        }
+        let rule = serde_json::to_value(&a.rule).map_err(|e| SteeringError::ReferenceData(e.to_string()))?;
+        let tuple: TargetTuple = sqlx::query_as(&format!(
+            "INSERT INTO indicator_target (key, year, amendment, raw, rule, reason, comment, recorded_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {TARGET_COLUMNS}"
+        ))
+        .bind(&a.key)
+        .bind(a.year)
+        .bind(current + 1)
+        .bind(&a.raw)
+        .bind(rule)
+        .bind(&a.reason)
+        .bind(&a.comment)
+        .bind(&ctx.identity.caller)
+        .fetch_one(&mut *tx)
+        .await?;
+        let row = TargetRow::from_tuple(tuple)?;
+        let resource = format!("indicators/{}/targets/{}", a.key, a.year);
+        write::record(
+            &mut tx,
+            &Recorded {
+                identity: ctx.identity,
+                method: ctx.method,
+                request_id: ctx.request_id,
+                resource: &resource,
+                change_type: "INDICATOR_TARGET_AMENDED",
+                revision: i64::from(row.amendment),
+                detail: &format!("{} → {:?}: {}", a.year, a.raw, a.reason),
+            },
+        )
+        .await?;
+        let response = pb::AmendIndicatorTargetResponse { target: Some(row.to_proto()) };
+        write::commit(DOMAIN, tx, ctx.key, &response).await?;
+        Ok(response)
     }
 
     /// Appends computed values in one transaction, with one audit and change row.
@@ -611,14 +730,21 @@ impl Store {
         Ok(response)
     }
 
-    /// Per indicator, the last value of `year` recorded at or before `as_of`.
+    /// Per indicator, the last national value of `year` recorded at or before `as_of`.
     pub async fn values_as_of(&self, year: i32, as_of: DateTime<Utc>) -> Result<Vec<ValueRow>> {
+        self.scoped_values_as_of(year, "national", as_of).await
+    }
+
+    /// Per indicator, the last value of `year` for `scope` (canonical name)
+    /// recorded at or before `as_of`.
+    pub async fn scoped_values_as_of(&self, year: i32, scope: &str, as_of: DateTime<Utc>) -> Result<Vec<ValueRow>> {
         Ok(sqlx::query_as(&format!(
-            "SELECT DISTINCT ON (key) {VALUE_COLUMNS} FROM indicator_value WHERE year = $1 AND recorded_at <= $2 \
+            "SELECT DISTINCT ON (key) {VALUE_COLUMNS} FROM indicator_value WHERE year = $1 AND scope = $3 AND recorded_at <= $2 \
              ORDER BY key, recorded_at DESC, sequence DESC"
         ))
         .bind(year)
         .bind(as_of)
+        .bind(scope)
         .fetch_all(&self.pool)
         .await?)
     }
@@ -757,8 +883,8 @@ pub fn annex_order(d: &Definition) -> (std::cmp::Reverse<String>, u8, i32) {
 async fn insert_value(conn: &mut sqlx::PgConnection, v: &NewValue, who: &str) -> Result<ValueRow> {
     Ok(sqlx::query_as(&format!(
         "INSERT INTO indicator_value (key, year, definition_version, kind, numerator, denominator, display, provenance, reason, \
-         status, qualifiers, target_raw, source, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-         RETURNING {VALUE_COLUMNS}"
+         status, qualifiers, target_raw, source, recorded_by, scope, target_amendment) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING {VALUE_COLUMNS}"
     ))
     .bind(&v.key)
     .bind(v.year)
@@ -774,6 +900,8 @@ async fn insert_value(conn: &mut sqlx::PgConnection, v: &NewValue, who: &str) ->
     .bind(&v.target_raw)
     .bind(&v.source)
     .bind(who)
+    .bind(&v.scope)
+    .bind(v.target_amendment)
     .fetch_one(conn)
     .await?)
 }

@@ -104,7 +104,7 @@ async fn a_definition_edit_keeps_earlier_values_reproducible() {
     assert_eq!(replay.sequence, first.sequence);
     let published = env
         .api
-        .list_indicator_values(req(pb::ListIndicatorValuesRequest { year: 2022, as_of_time: None, cog: String::new() }))
+        .list_indicator_values(req(pb::ListIndicatorValuesRequest { year: 2022, as_of_time: None, ..Default::default() }))
         .await
         .expect("values")
         .into_inner()
@@ -154,14 +154,14 @@ async fn a_definition_edit_keeps_earlier_values_reproducible() {
     assert_eq!((second.display.as_str(), second.definition_version), ("81.82", 2));
 
     // As of the first publication: the same value, version and display as then.
-    let as_of = |t: prost_types::Timestamp| pb::ListIndicatorValuesRequest { year: 2022, as_of_time: Some(t), cog: String::new() };
+    let as_of = |t: prost_types::Timestamp| pb::ListIndicatorValuesRequest { year: 2022, as_of_time: Some(t), ..Default::default() };
     let then = env.api.list_indicator_values(req(as_of(t1))).await.expect("as of").into_inner().values;
     let then_offre2 = then.iter().find(|v| v.indicator == "indicators/COG22.OFFRE.2").expect("OFFRE.2");
     assert_eq!(then_offre2, published.iter().find(|v| v.indicator == "indicators/COG22.OFFRE.2").expect("OFFRE.2"));
     assert_eq!(then, published);
     let now = env
         .api
-        .list_indicator_values(req(pb::ListIndicatorValuesRequest { year: 2022, as_of_time: None, cog: String::new() }))
+        .list_indicator_values(req(pb::ListIndicatorValuesRequest { year: 2022, as_of_time: None, ..Default::default() }))
         .await
         .expect("now")
         .into_inner()
@@ -240,19 +240,25 @@ async fn manual_values_only_for_manual_sources_and_writes_need_the_role() {
 #[tokio::test]
 async fn computing_with_unreachable_sources_stores_every_indicator_as_not_available_with_a_reason() {
     let env = setup().await;
-    let out = env.api.compute_indicators(req(pb::ComputeIndicatorsRequest { year: 2022 })).await.expect("compute").into_inner();
-    // Manual indicators without a value are stored too, with their reason.
-    assert_eq!(out.values.len(), 44);
-    assert_eq!(out.not_available, 44);
+    let out = env
+        .api
+        .compute_indicators(req(pb::ComputeIndicatorsRequest { year: 2022, ..Default::default() }))
+        .await
+        .expect("compute")
+        .into_inner();
+    // Manual indicators without a value are stored too, with their reason; national and three regions.
+    assert_eq!(out.values.len(), 4 * 44);
+    assert_eq!(out.not_available, 4 * 44);
     for v in &out.values {
         assert_eq!(v.kind, pb::ValueKind::Nd as i32, "{}", v.indicator);
         assert!(!v.reason.is_empty(), "{}", v.indicator);
         assert_eq!(v.definition_version, 1);
     }
-    let fin1 = out.values.iter().find(|v| v.indicator == "indicators/COG22.FINRES.1").expect("FINRES.1");
+    let fin1 = out.values.iter().find(|v| v.indicator == "indicators/COG22.FINRES.1" && v.scope == "national").expect("FINRES.1");
     assert!(fin1.reason.starts_with("finance did not answer"), "{}", fin1.reason);
     assert_eq!((fin1.status, fin1.target_raw.as_str()), (pb::Status::NotEvaluable as i32, "-40%"));
-    let bad_year = env.api.compute_indicators(req(pb::ComputeIndicatorsRequest { year: 2030 })).await.expect_err("2030");
+    let bad_year =
+        env.api.compute_indicators(req(pb::ComputeIndicatorsRequest { year: 2030, ..Default::default() })).await.expect_err("2030");
     assert_eq!(bad_year.code(), Code::InvalidArgument);
 }
 
@@ -273,13 +279,7 @@ async fn dashboard_tiles_show_each_year_and_the_trend() {
             .await
             .expect("manual");
     }
-    let tiles = env
-        .api
-        .get_dashboard(req(pb::GetDashboardRequest { cog: String::new(), as_of_time: None }))
-        .await
-        .expect("dashboard")
-        .into_inner()
-        .tiles;
+    let tiles = env.api.get_dashboard(req(pb::GetDashboardRequest::default())).await.expect("dashboard").into_inner().tiles;
     assert_eq!(tiles.len(), 44);
     let t = tiles.iter().find(|t| t.indicator == "indicators/COG22.OFFRE.2").expect("tile");
     let points: Vec<(i32, &str, i32)> = t.points.iter().map(|p| (p.year, p.display.as_str(), p.kind)).collect();
@@ -302,7 +302,7 @@ async fn the_2018_annex_is_held_as_printed_and_the_activity_rows_are_computed() 
     assert_eq!(n, 31);
     let values = env
         .api
-        .list_indicator_values(req(pb::ListIndicatorValuesRequest { year: 2018, as_of_time: None, cog: String::new() }))
+        .list_indicator_values(req(pb::ListIndicatorValuesRequest { year: 2018, as_of_time: None, ..Default::default() }))
         .await
         .expect("2018")
         .into_inner()
@@ -319,6 +319,13 @@ async fn the_2018_annex_is_held_as_printed_and_the_activity_rows_are_computed() 
     assert_eq!(v("COG18.OFFRE.15").kind, pb::ValueKind::Nc as i32);
     assert_eq!(v("COG18.OFFRE.26").provenance, pb::Provenance::NotAvailable as i32, "computed from activity, never typed in");
     // Computing 2018 keeps the printed values and asks activity for its rows.
-    let out = env.api.compute_indicators(req(pb::ComputeIndicatorsRequest { year: 2018 })).await.expect("compute").into_inner();
-    assert_eq!(out.values.len(), 7);
+    let out = env
+        .api
+        .compute_indicators(req(pb::ComputeIndicatorsRequest { year: 2018, ..Default::default() }))
+        .await
+        .expect("compute")
+        .into_inner();
+    // Nationally the printed MANUAL values stay as entered; the regions get every row (MANUAL: not available there).
+    assert_eq!(out.values.iter().filter(|v| v.scope == "national").count(), 7);
+    assert_eq!(out.values.len(), 7 + 3 * 38);
 }

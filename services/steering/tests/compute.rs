@@ -31,8 +31,8 @@ struct Platform {
     activity: filieris_activity::grpc::ActivityApi,
     results: filieris_finance::results::ResultsApi,
     env: common::Env,
-    /// Open demo health centres, as the activity cache has them.
-    centres: Vec<String>,
+    /// Open demo health centres, as the activity cache has them, with their region (1 NORD, 2 EST, 3 SUD).
+    centres: Vec<(String, i16)>,
     _stops: Vec<oneshot::Sender<()>>,
 }
 
@@ -114,8 +114,8 @@ async fn start() -> Platform {
         stop(&mut stops),
     ));
 
-    let centres: Vec<(String,)> = sqlx::query_as(
-        "SELECT finess FROM structure_cache WHERE category = 'HEALTH_CENTRE' AND level = 'ESTABLISHMENT' \
+    let centres: Vec<(String, i16)> = sqlx::query_as(
+        "SELECT finess, region FROM structure_cache WHERE category = 'HEALTH_CENTRE' AND level = 'ESTABLISHMENT' \
          AND open_date <= '2018-01-01' AND close_date IS NULL ORDER BY finess",
     )
     .fetch_all(&activity_pool)
@@ -128,7 +128,7 @@ async fn start() -> Platform {
         missions: NOWHERE.into(),
     };
     let env = common::setup_with(db, urls).await;
-    Platform { activity, results, env, centres: centres.into_iter().map(|c| c.0).collect(), _stops: stops }
+    Platform { activity, results, env, centres, _stops: stops }
 }
 
 fn act_row(
@@ -155,13 +155,25 @@ fn act_row(
 }
 
 fn value<'a>(values: &'a [pb::IndicatorValue], key: &str) -> &'a pb::IndicatorValue {
-    values.iter().find(|v| v.indicator == format!("indicators/{key}")).unwrap_or_else(|| panic!("{key} missing"))
+    scoped(values, key, "national")
 }
 
-#[tokio::test]
-async fn opening_rates_and_financial_results_match_figures_computed_by_hand() {
-    let p = start().await;
-    let (a, b) = (p.centres[0].clone(), p.centres[1].clone());
+fn scoped<'a>(values: &'a [pb::IndicatorValue], key: &str, scope: &str) -> &'a pb::IndicatorValue {
+    values
+        .iter()
+        .find(|v| v.indicator == format!("indicators/{key}") && v.scope == scope)
+        .unwrap_or_else(|| panic!("{key} {scope} missing"))
+}
+
+/// Centre A in NORD, centre B in EST (SUD gets nothing).
+fn centres_a_b(p: &Platform) -> (String, String) {
+    let first = |region: i16| p.centres.iter().find(|c| c.1 == region).map(|c| c.0.clone()).expect("a demo centre in the region");
+    (first(1), first(2))
+}
+
+/// The 2022 data set of the tests, in centres A (NORD) and B (EST).
+async fn load_2022(p: &Platform) {
+    let (a, b) = centres_a_b(p);
     use act::ActMode::{InPerson, Teleconsultation};
     use act::ActivityLine::{GeneralMedicine as Gm, Nursing};
     use act::Scheme::{Mining, Other};
@@ -201,10 +213,23 @@ async fn opening_rates_and_financial_results_match_figures_computed_by_hand() {
     ledger.extensions_mut().insert(common::identity(&["admin"]));
     let imported = p.results.import_ledger_entries(ledger).await.expect("ledger").into_inner();
     assert_eq!(imported.accepted_rows, 2);
+}
 
-    let out = p.env.api.compute_indicators(req(pb::ComputeIndicatorsRequest { year: 2022 })).await.expect("compute").into_inner();
+#[tokio::test]
+async fn opening_rates_and_financial_results_match_figures_computed_by_hand() {
+    let p = start().await;
+    load_2022(&p).await;
+    let out = p
+        .env
+        .api
+        .compute_indicators(req(pb::ComputeIndicatorsRequest { year: 2022, ..Default::default() }))
+        .await
+        .expect("compute")
+        .into_inner();
     let v = &out.values;
-    assert_eq!(v.len(), 44);
+    // National and the three regions by default.
+    assert_eq!(v.len(), 4 * 44);
+    assert_eq!(v.iter().filter(|x| x.scope == "national").count(), 44);
     let ratio = |key: &str| {
         let x = value(v, key);
         (x.numerator, x.denominator, x.display.as_str(), x.provenance, x.status)
@@ -239,9 +264,151 @@ async fn opening_rates_and_financial_results_match_figures_computed_by_hand() {
 
     // The same figures as of now, and a second computation appends rather than overwrites.
     let first_sequence = value(v, "COG22.OFFRE.12").sequence;
-    let again = p.env.api.compute_indicators(req(pb::ComputeIndicatorsRequest { year: 2022 })).await.expect("compute").into_inner();
+    let again = p
+        .env
+        .api
+        .compute_indicators(req(pb::ComputeIndicatorsRequest { year: 2022, ..Default::default() }))
+        .await
+        .expect("compute")
+        .into_inner();
     assert!(value(&again.values, "COG22.OFFRE.12").sequence > first_sequence);
     let (n,): (i64,) =
         sqlx::query_as("SELECT count(*) FROM indicator_value WHERE key = 'COG22.OFFRE.12'").fetch_one(&p.env.pool).await.expect("n");
-    assert_eq!(n, 2);
+    assert_eq!(n, 2 * 4);
+}
+
+#[tokio::test]
+async fn regional_values_match_figures_computed_by_hand_and_national_only_sources_say_so() {
+    let p = start().await;
+    load_2022(&p).await;
+    let out = p
+        .env
+        .api
+        .compute_indicators(req(pb::ComputeIndicatorsRequest { year: 2022, ..Default::default() }))
+        .await
+        .expect("compute")
+        .into_inner();
+    let v = &out.values;
+    let ratio = |key: &str, scope: &str| {
+        let x = scoped(v, key, scope);
+        (x.numerator, x.denominator, x.display.clone())
+    };
+    // NORD (centre A): GM acts A, A (tele), B(mining) → 2 of 3; patients A, B → 1 of 2; mining 2,500 of 7,500 cents.
+    assert_eq!(ratio("COG22.OFFRE.11", "regions/NORD"), (2, Some(3), "66.7".into()));
+    assert_eq!(ratio("COG22.OFFRE.12", "regions/NORD"), (1, Some(2), "50.0".into()));
+    assert_eq!(ratio("COG22.OFFRE.13", "regions/NORD"), (2_500, Some(7_500), "33.3".into()));
+    // Nursing in A: A (other), B (mining) → 1 of 2 acts and patients, 2,500 of 5,000 cents.
+    assert_eq!(ratio("COG22.OFFRE.14", "regions/NORD"), (1, Some(2), "50.0".into()));
+    assert_eq!(ratio("COG22.OFFRE.16", "regions/NORD"), (2_500, Some(5_000), "50.0".into()));
+    assert_eq!(ratio("COG22.OFFRE.10", "regions/NORD"), (1, None, "1".into()));
+    // EST (centre B): GM C (other) → 1 of 1; nursing B (mining) → 0 of 1; no teleconsultation.
+    assert_eq!(ratio("COG22.OFFRE.11", "regions/EST"), (1, Some(1), "100.0".into()));
+    assert_eq!(ratio("COG22.OFFRE.13", "regions/EST"), (0, Some(2_500), "0.0".into()));
+    assert_eq!(ratio("COG22.OFFRE.14", "regions/EST"), (0, Some(1), "0.0".into()));
+    assert_eq!(ratio("COG22.OFFRE.10", "regions/EST"), (0, None, "0".into()));
+    // SUD: no act → no denominator, ND rather than 0 %.
+    let sud = scoped(v, "COG22.OFFRE.11", "regions/SUD");
+    assert_eq!((sud.kind, sud.reason.as_str()), (pb::ValueKind::Nd as i32, "NO_DENOMINATOR: the denominator is 0"));
+    // Finance, HR and manual sources are national: NOT_AVAILABLE with the reason, never the national figure.
+    for key in ["COG22.FINRES.8", "COG22.SUP.1", "COG22.OFFRE.1"] {
+        let x = scoped(v, key, "regions/NORD");
+        assert_eq!((x.kind, x.provenance), (pb::ValueKind::Nd as i32, pb::Provenance::NotAvailable as i32), "{key}");
+        assert!(x.reason.contains("defined nationally"), "{key}: {}", x.reason);
+    }
+    // The regions add up to the nation for the acts ratio: (2 + 1) of (3 + 1) = 3 of 4.
+    assert_eq!(value(v, "COG22.OFFRE.11").numerator, 3);
+
+    // Read back per scope, and a structure-group scope computed on request.
+    let list = |scope: &str| pb::ListIndicatorValuesRequest { year: 2022, scope: scope.into(), ..Default::default() };
+    let nord = p.env.api.list_indicator_values(req(list("regions/NORD"))).await.expect("nord").into_inner().values;
+    assert_eq!(nord.len(), 44);
+    assert!(nord.iter().all(|x| x.scope == "regions/NORD"));
+    assert_eq!(scoped(&nord, "COG22.OFFRE.11", "regions/NORD").display, "66.7");
+    let group = p.env.api.list_indicator_values(req(list("structureGroups/centres-de-sante"))).await.expect("group").into_inner().values;
+    assert!(group.iter().all(|x| x.reason == "not computed yet at that time"));
+    let bad = p.env.api.list_indicator_values(req(list("regions/OUEST"))).await.expect_err("no such region");
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    let bad = p.env.api.list_indicator_values(req(list(&format!("structures/{}", p.centres[0].0)))).await.expect_err("structure");
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+
+    // The dashboard of one region and one year.
+    let tiles = p
+        .env
+        .api
+        .get_dashboard(req(pb::GetDashboardRequest { scope: "regions/EST".into(), year: 2022, ..Default::default() }))
+        .await
+        .expect("dashboard")
+        .into_inner();
+    assert_eq!(tiles.scope, "regions/EST");
+    let t = tiles.tiles.iter().find(|t| t.indicator == "indicators/COG22.OFFRE.11").expect("tile");
+    assert_eq!(t.points.iter().map(|x| (x.year, x.display.as_str())).collect::<Vec<_>>(), [(2022, "100.0")]);
+    let f = tiles.tiles.iter().find(|t| t.indicator == "indicators/COG22.FINRES.8").expect("tile");
+    assert!(f.points[0].reason.contains("defined nationally"), "{}", f.points[0].reason);
+}
+
+#[tokio::test]
+async fn an_amended_target_applies_to_later_computations_and_earlier_reads_keep_the_old_one() {
+    let p = start().await;
+    load_2022(&p).await;
+    let national = || pb::ComputeIndicatorsRequest { year: 2022, scopes: vec!["national".into()] };
+    let first = p.env.api.compute_indicators(req(national())).await.expect("compute").into_inner();
+    assert_eq!(first.values.len(), 44);
+    let before = value(&first.values, "COG22.OFFRE.11").clone();
+    // "x" in the signed COG: no target.
+    assert_eq!(
+        (before.display.as_str(), before.status, before.target_raw.as_str(), before.target_amendment),
+        ("75.0", pb::Status::NoTarget as i32, "x", Some(0))
+    );
+
+    // Amendment 1: at least 80 %.
+    let amended = p
+        .env
+        .api
+        .amend_indicator_target(req(pb::AmendIndicatorTargetRequest {
+            name: "indicators/COG22.OFFRE.11/targets/2022".into(),
+            target: Some(pb::IndicatorTarget {
+                r#type: pb::TargetType::Min as i32,
+                low: Some(pb::Decimal { units: 80, scale: 0 }),
+                ..Default::default()
+            }),
+            expected_amendment: 0,
+            reason: "Avenant n°1".into(),
+            comment: "opening rate target set".into(),
+            request_id: "amend-1".into(),
+        }))
+        .await
+        .expect("amend")
+        .into_inner()
+        .target
+        .expect("target");
+    assert_eq!((amended.amendment, amended.raw.as_str(), amended.r#type), (1, "80%", pb::TargetType::Min as i32));
+
+    let second = p.env.api.compute_indicators(req(national())).await.expect("compute").into_inner();
+    let after = value(&second.values, "COG22.OFFRE.11");
+    // 2022 is closed: 75.0 < 80 is NOT_MET.
+    assert_eq!(
+        (after.display.as_str(), after.status, after.target_raw.as_str(), after.target_amendment),
+        ("75.0", pb::Status::NotMet as i32, "80%", Some(1))
+    );
+
+    // Read as of the first computation: what it returned then.
+    let read =
+        |as_of: Option<prost_types::Timestamp>| pb::ListIndicatorValuesRequest { year: 2022, as_of_time: as_of, ..Default::default() };
+    let then = p.env.api.list_indicator_values(req(read(before.record_time))).await.expect("then").into_inner().values;
+    let old = value(&then, "COG22.OFFRE.11");
+    assert_eq!((old.sequence, old.status, old.target_raw.as_str(), old.target_amendment), (before.sequence, before.status, "x", Some(0)));
+    let now = p.env.api.list_indicator_values(req(read(None))).await.expect("now").into_inner().values;
+    assert_eq!(value(&now, "COG22.OFFRE.11").status, pb::Status::NotMet as i32);
+
+    // The dashboard as of then shows the old status too.
+    let tiles = p
+        .env
+        .api
+        .get_dashboard(req(pb::GetDashboardRequest { as_of_time: before.record_time, year: 2022, ..Default::default() }))
+        .await
+        .expect("dashboard")
+        .into_inner()
+        .tiles;
+    let t = tiles.iter().find(|t| t.indicator == "indicators/COG22.OFFRE.11").expect("tile");
+    assert_eq!((t.points[0].status, t.points[0].target_raw.as_str()), (pb::Status::NoTarget as i32, "x"));
 }

@@ -96,7 +96,12 @@ async fn the_training_share_and_the_hr_indicators_come_from_hr() {
 
     let urls = UpstreamUrls { activity: NOWHERE.into(), finance: NOWHERE.into(), hr: format!("http://{addr}"), missions: NOWHERE.into() };
     let env = common::setup_with(db, urls).await;
-    let out = env.api.compute_indicators(req(pb::ComputeIndicatorsRequest { year: 2022 })).await.expect("compute").into_inner();
+    let out = env
+        .api
+        .compute_indicators(req(pb::ComputeIndicatorsRequest { year: 2022, scopes: vec!["national".into()] }))
+        .await
+        .expect("compute")
+        .into_inner();
     let value = |key: &str| {
         let v = out.values.iter().find(|v| v.indicator == format!("indicators/{key}")).unwrap_or_else(|| panic!("{key}"));
         (v.numerator, v.denominator, v.display.clone(), v.status)

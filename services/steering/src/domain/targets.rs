@@ -178,6 +178,76 @@ pub fn parse_target(raw: &str, ctx: TargetContext) -> TargetRule {
     }
 }
 
+impl Dec {
+    /// As printed in French: `2,2`, `4000`, `-40`.
+    pub fn french(self) -> String {
+        let e = self.exact();
+        e.display(self.scale).replace('.', ",")
+    }
+}
+
+impl TargetRule {
+    /// Problems of an amended target for an indicator (empty when valid):
+    /// the bounds a type needs are there and consistent, and a deficit
+    /// reduction only applies to a financial result with a deficit base.
+    pub fn problems(&self, ctx: TargetContext, base: Option<Exact>) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let scale_ok = |d: &Dec| d.scale <= 6;
+        match self {
+            TargetRule::ReduceDeficit { percent } => {
+                if !(1..=100).contains(percent) {
+                    out.push(("target.percent", "must be 1 to 100".to_owned()));
+                }
+                if !ctx.financial {
+                    out.push(("target.type", "REDUCE_DEFICIT applies to financial results only".to_owned()));
+                } else if base.is_none_or(|b| b.signum() >= 0) {
+                    out.push(("target.type", "REDUCE_DEFICIT needs a deficit base (the indicator's base is not a deficit)".to_owned()));
+                }
+            }
+            TargetRule::Equilibrium { tolerance_cents } if *tolerance_cents < 0 => {
+                out.push(("target.tolerance_cents", "must not be negative".to_owned()));
+            }
+            TargetRule::Range { low, high } => {
+                if !scale_ok(low) || !scale_ok(high) {
+                    out.push(("target.low", "scale must be 0 to 6".to_owned()));
+                } else if low.exact() > high.exact() {
+                    out.push(("target.high", "must not be below low".to_owned()));
+                }
+            }
+            TargetRule::Min { low: d } | TargetRule::Max { high: d } if !scale_ok(d) => {
+                out.push(("target.low", "scale must be 0 to 6".to_owned()));
+            }
+            TargetRule::Count { low } if *low < 0 => out.push(("target.low", "must be a count, 0 or more".to_owned())),
+            TargetRule::Milestone { text } if text.trim().is_empty() => {
+                out.push(("target.milestone", "is required: what must be reached".to_owned()));
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// The target written as the annex prints it (for an amendment given
+    /// typed without its text).
+    pub fn text(&self, unit: &str) -> String {
+        let pct = if unit == "PCT" { "%" } else { "" };
+        match self {
+            TargetRule::ReduceDeficit { percent } => format!("-{percent}%"),
+            TargetRule::Equilibrium { tolerance_cents: 0 } => "Equilibre".to_owned(),
+            TargetRule::Equilibrium { tolerance_cents } => {
+                format!("Equilibre (tolérance {} €)", Exact::new(i128::from(*tolerance_cents), 100).display(2).replace('.', ","))
+            }
+            TargetRule::Surplus => "Excédent".to_owned(),
+            TargetRule::Range { low, high } => format!("Entre {}{pct} et {}{pct}", low.french(), high.french()),
+            TargetRule::Min { low } => format!("{}{pct}", low.french()),
+            TargetRule::Max { high } => format!("{}{pct}", high.french()),
+            TargetRule::Count { low } => low.to_string(),
+            TargetRule::Milestone { text } => text.clone(),
+            TargetRule::None => "x".to_owned(),
+            TargetRule::Blank | TargetRule::Text => String::new(),
+        }
+    }
+}
+
 fn percent(text: &str) -> Option<Dec> {
     Dec::parse(text.trim().strip_suffix('%')?)
 }
@@ -298,6 +368,34 @@ mod tests {
 
     const SUP: TargetContext = TargetContext { financial: false, count: false, lower_is_better: false };
     const FIN: TargetContext = TargetContext { financial: true, count: false, lower_is_better: false };
+
+    #[test]
+    fn amended_targets_are_checked_and_written_back_as_printed() {
+        let deficit = Some(Exact::int(-100));
+        assert!(TargetRule::ReduceDeficit { percent: 40 }.problems(FIN, deficit).is_empty());
+        assert_eq!(TargetRule::ReduceDeficit { percent: 0 }.problems(FIN, deficit)[0].0, "target.percent");
+        assert_eq!(TargetRule::ReduceDeficit { percent: 40 }.problems(SUP, deficit)[0].0, "target.type");
+        assert_eq!(TargetRule::ReduceDeficit { percent: 40 }.problems(FIN, Some(Exact::int(5)))[0].0, "target.type");
+        let (d22, d28) = (Dec { units: 22, scale: 1 }, Dec { units: 28, scale: 1 });
+        assert!(TargetRule::Range { low: d22, high: d28 }.problems(SUP, None).is_empty());
+        assert_eq!(TargetRule::Range { low: d28, high: d22 }.problems(SUP, None)[0].0, "target.high");
+        assert!(!TargetRule::Count { low: -1 }.problems(SUP, None).is_empty());
+        assert!(!TargetRule::Equilibrium { tolerance_cents: -1 }.problems(FIN, None).is_empty());
+        assert!(!TargetRule::Milestone { text: " ".into() }.problems(SUP, None).is_empty());
+        // Written back, each text parses to the same rule.
+        for (rule, ctx, unit) in [
+            (TargetRule::ReduceDeficit { percent: 55 }, FIN, "EUR"),
+            (TargetRule::Equilibrium { tolerance_cents: 0 }, FIN, "EUR"),
+            (TargetRule::Surplus, FIN, "EUR"),
+            (TargetRule::Range { low: d22, high: d28 }, SUP, "PCT"),
+            (TargetRule::Min { low: Dec { units: 50, scale: 0 } }, SUP, "PCT"),
+            (TargetRule::None, SUP, "PCT"),
+            (TargetRule::Blank, SUP, "PCT"),
+        ] {
+            assert_eq!(parse_target(&rule.text(unit), ctx), rule, "{}", rule.text(unit));
+        }
+        assert_eq!(TargetRule::Range { low: d22, high: d28 }.text("PCT"), "Entre 2,2% et 2,8%");
+    }
     const COUNT: TargetContext = TargetContext { financial: false, count: true, lower_is_better: false };
     const LESS: TargetContext = TargetContext { financial: false, count: false, lower_is_better: true };
 

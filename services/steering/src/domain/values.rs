@@ -55,6 +55,10 @@ pub struct NewValue {
     pub qualifiers: Vec<String>,
     pub target_raw: String,
     pub source: String,
+    /// `national`, `regions/{code}` or `structureGroups/{code}`.
+    pub scope: String,
+    /// Amendment of the target evaluated against (none: no target row).
+    pub target_amendment: Option<i32>,
 }
 
 /// Builds the stored value. `target` is the year's target (raw and typed);
@@ -86,6 +90,8 @@ pub fn build_value(
         qualifiers: Vec::new(),
         target_raw,
         source: def.source.reference(),
+        scope: "national".to_owned(),
+        target_amendment: None,
     };
     let fetched = match fetched {
         Fetched::RateAndMilestone { reached, .. } if matches!(rule, TargetRule::Milestone { .. }) => {
