@@ -78,6 +78,8 @@ pub struct GatewayConfig {
     pub key_cache_ttl: Duration,
     /// `FILIERIS_GATEWAY_MAX_BODY_BYTES` (default 4 MiB): largest REST request body.
     pub max_body_bytes: usize,
+    /// Concurrency limit, quotas (`FILIERIS_REDIS_URL`, `FILIERIS_GATEWAY_QUOTAS`), idempotency lease.
+    pub edge: crate::edge::EdgeConfig,
     /// `FILIERIS_OIDC_*`: the production token issuer, if any.
     pub oidc: Option<OidcIssuer>,
     /// `FILIERIS_OIDC_AUDIENCE` (default `filieris-api`): the `aud` every accepted token carries.
@@ -121,6 +123,7 @@ impl GatewayConfig {
         }
         let key_cache_ttl = env.seconds_or("FILIERIS_API_KEY_CACHE_SECONDS", 30)?;
         let max_body_bytes = env.parse_or("FILIERIS_GATEWAY_MAX_BODY_BYTES", 4 * 1024 * 1024usize)?;
+        let edge = crate::edge::EdgeConfig::from_env(env)?;
         let oidc = match env.get("FILIERIS_OIDC_ISSUER").map(|i| i.trim().to_owned()).filter(|i| !i.is_empty()) {
             None => None,
             Some(issuer) => {
@@ -177,6 +180,7 @@ impl GatewayConfig {
             upstream_timeout,
             key_cache_ttl,
             max_body_bytes,
+            edge,
             oidc,
             token_audience,
             dev_issuer_key,

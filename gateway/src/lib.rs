@@ -18,14 +18,19 @@
 //! The OpenAPI document, health and reflection are public: they describe the
 //! API, not its data.
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod descriptors;
+pub mod edge;
 pub mod errors;
+pub mod idempotency;
 pub mod keys;
+pub mod metrics;
 pub mod openapi;
 pub mod policy;
 pub mod proxy;
+pub mod quota;
 pub mod rules;
 pub mod template;
 pub mod transcode;
@@ -91,6 +96,7 @@ pub(crate) struct Gateway {
     openapi: Bytes,
     local_grpc: tonic::service::Routes,
     health: HealthReporter,
+    edge: edge::Edge,
 }
 
 /// The request id of the current request (set by the outer middleware).
@@ -183,6 +189,7 @@ async fn build(config: GatewayConfig) -> anyhow::Result<(Router, Arc<Gateway>)> 
     };
 
     let gateway = Arc::new(Gateway {
+        edge: edge::Edge::start(&config.edge, pool.clone(), config.common.internal_key.clone()).await,
         auth: auth::Authenticator::new(
             keys::KeyStore::new(pool.clone(), config.key_cache_ttl),
             token_verifier(&config, dev_issuer.as_deref()),
@@ -204,9 +211,13 @@ async fn build(config: GatewayConfig) -> anyhow::Result<(Router, Arc<Gateway>)> 
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi_json))
+        .route("/metrics", get(edge::metrics))
+        .route("/admin/audit", get(audit::query))
+        .route("/admin/audit.csv", get(audit::export_csv))
         .route("/v1/actBatches:upload", axum::routing::post(upload::upload_acts))
         .merge(dev_issuer.map(auth::dev_issuer::routes).unwrap_or_default())
         .fallback(dispatch)
+        .layer(middleware::from_fn_with_state(gateway.clone(), edge::observe))
         .layer(middleware::from_fn(request_context))
         .with_state(gateway.clone());
     Ok((router, gateway))
@@ -309,6 +320,7 @@ async fn dispatch(State(gateway): State<Arc<Gateway>>, mut req: Request) -> Resp
         Err(err) => return reply.error(&gateway, err),
     };
     req.extensions_mut().insert(identity.clone());
+    edge::note_identity(&req, &identity);
     let target = match resolve(&gateway, &req, &reply) {
         Ok(target) => target,
         Err(response) => return response,
@@ -421,6 +433,7 @@ pub(crate) async fn admit(gateway: &Gateway, req: &mut Request, rpc: &str) -> Re
     let reply = Reply::of(req);
     let identity = gateway.auth.authenticate(req.headers()).await.map_err(|err| reply.error(gateway, err))?;
     req.extensions_mut().insert(identity.clone());
+    edge::note_identity(req, &identity);
     let rpc = policy::RpcName(rpc.to_owned());
     let forwarded = authorize(gateway, &identity, &rpc).map_err(|denial| reply.denied(gateway, denial))?;
     req.extensions_mut().insert(rpc);
@@ -450,6 +463,10 @@ async fn grpc(gateway: &Gateway, req: Request, identity: &Identity) -> Response 
     let Some(service) = proxy::service_of(req.uri().path()).map(str::to_owned) else {
         return proxy::status_response(tonic::Status::unimplemented("not a gRPC method path"), content_type.as_ref());
     };
+    let req = match edge::admit(gateway, req, identity).await {
+        Ok(req) => req,
+        Err(response) => return response,
+    };
     let Some(upstream) = gateway.upstreams.iter().find(|u| u.serves(&service)) else {
         return proxy::status_response(tonic::Status::unimplemented(format!("no service serves {service}")), content_type.as_ref());
     };
@@ -459,6 +476,10 @@ async fn grpc(gateway: &Gateway, req: Request, identity: &Identity) -> Response 
 
 async fn rest(gateway: &Gateway, req: Request, identity: &Identity, rule: &rules::RestRule, bindings: template::Bindings) -> Response {
     let pool = &gateway.descriptors;
+    let req = match edge::admit(gateway, req, identity).await {
+        Ok(req) => req,
+        Err(response) => return response,
+    };
     let method = req.method().clone();
     let query = req.uri().query().map(str::to_owned);
     // A non-ASCII key becomes one the validation refuses, rather than being ignored.
@@ -487,7 +508,7 @@ async fn rest(gateway: &Gateway, req: Request, identity: &Identity, rule: &rules
     };
     let encoded = Bytes::from(prost::Message::encode_to_vec(&message));
     let metadata = tonic::metadata::MetadataMap::from_headers(extra);
-    match upstream.unary(&rule.grpc_path(), encoded, metadata, gateway.timeout).await {
+    match edge::unary(gateway, upstream, &rule.grpc_path(), encoded, metadata, method == Method::GET).await {
         Ok(bytes) => match render_response(rule, &bytes) {
             Ok(json) => axum::Json(json).into_response(),
             Err(err) => api_error_response(err, pool),
