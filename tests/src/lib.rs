@@ -2,6 +2,8 @@
 //! database, the registry (with the demo data set) and the gateway, each on a
 //! free loopback port, exactly as the binaries run them.
 
+pub mod procs;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -31,12 +33,12 @@ pub struct Platform {
     pub hr_addr: SocketAddr,
     /// URL of the test database.
     pub database_url: String,
-    stops: Vec<oneshot::Sender<()>>,
+    stops: Vec<(&'static str, oneshot::Sender<()>)>,
 }
 
 impl Drop for Platform {
     fn drop(&mut self) {
-        for s in self.stops.drain(..) {
+        for (_, s) in self.stops.drain(..) {
             let _ = s.send(());
         }
     }
@@ -59,7 +61,7 @@ impl Platform {
         let mut stops = Vec::new();
         let (listener, registry_addr) = free_listener().await?;
         let (tx, rx) = oneshot::channel::<()>();
-        stops.push(tx);
+        stops.push(("registry", tx));
         tokio::spawn(filieris_registry::serve(listener, pool, key.clone(), Duration::from_secs(1), async {
             let _ = rx.await;
         }));
@@ -80,7 +82,7 @@ impl Platform {
         consumer.catch_up().await?;
         let (listener, activity_addr) = free_listener().await?;
         let (tx, rx) = oneshot::channel::<()>();
-        stops.push(tx);
+        stops.push(("activity", tx));
         let api = filieris_activity::grpc::ActivityApi::new(store.clone(), sync);
         let records = filieris_activity::records::RecordsApi::new(store, channel.clone(), key.clone());
         tokio::spawn(filieris_activity::serve(listener, api, records, activity_pool, key.clone(), Duration::from_secs(1), async {
@@ -101,7 +103,7 @@ impl Platform {
         filieris_runtime::events::Consumer::new(finance_pool.clone(), "registry", "finance", feed, handler, None).catch_up().await?;
         let (listener, finance_addr) = free_listener().await?;
         let (tx, rx) = oneshot::channel::<()>();
-        stops.push(tx);
+        stops.push(("finance", tx));
         let results = filieris_finance::results::ResultsApi::new(
             filieris_finance::results::storage::ResultsStore::new(finance_pool.clone()),
             finance_registry,
@@ -123,7 +125,7 @@ impl Platform {
         filieris_runtime::events::Consumer::new(hr_pool.clone(), "registry", "hr", feed, handler, None).catch_up().await?;
         let (listener, hr_addr) = free_listener().await?;
         let (tx, rx) = oneshot::channel::<()>();
-        stops.push(tx);
+        stops.push(("hr", tx));
         let hr = filieris_hr::HrApi::new(filieris_hr::storage::Store::new(hr_pool.clone()));
         tokio::spawn(filieris_hr::serve(listener, hr, hr_pool, key.clone(), Duration::from_secs(1), async {
             let _ = rx.await;
@@ -142,7 +144,7 @@ impl Platform {
         ]);
         let config = filieris_gateway::GatewayConfig::from_env(&env)?;
         let (tx, rx) = oneshot::channel::<()>();
-        stops.push(tx);
+        stops.push(("gateway", tx));
         tokio::spawn(filieris_gateway::serve(listener, config, async {
             let _ = rx.await;
         }));
@@ -158,6 +160,18 @@ impl Platform {
         };
         platform.wait_ready().await?;
         Ok(platform)
+    }
+
+    /// Shuts one service down (graceful, like SIGTERM), as in an outage of
+    /// that service alone; false when it is not running here.
+    pub fn stop(&mut self, service: &str) -> bool {
+        match self.stops.iter().position(|(name, _)| *name == service) {
+            Some(i) => {
+                let (_, tx) = self.stops.remove(i);
+                tx.send(()).is_ok()
+            }
+            None => false,
+        }
     }
 
     /// FINESS of the demo health centres (with their own FINESS) open all of

@@ -26,7 +26,8 @@ pub async fn serve(
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let (stop_tx, stop_rx) = watch::channel(false);
     let names: Vec<String> = service_names.iter().map(|s| (*s).to_owned()).collect();
-    let watcher = tokio::spawn(crate::health::watch_database(reporter, pool, names, stop_rx.clone()));
+    let up = crate::health::DatabaseUp::default();
+    let watcher = tokio::spawn(crate::health::watch_database(reporter, pool, names, up.clone(), stop_rx.clone()));
 
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(filieris_proto::FILE_DESCRIPTOR_SET)
@@ -41,6 +42,7 @@ pub async fn serve(
         .accept_http1(true)
         .layer(tower_http::trace::TraceLayer::new_for_grpc().make_span_with(crate::telemetry::server_span))
         .layer(tonic_web::GrpcWebLayer::new())
+        .layer(crate::health::DatabaseGateLayer(up))
         .add_routes(routes)
         .add_service(health_service)
         .add_service(reflection)

@@ -48,6 +48,15 @@ impl TestDatabase {
         let url = replace_database(&admin, &name);
         Ok(Self { url, name })
     }
+
+    /// Drops the database, closing its connections; failures are ignored (the
+    /// next `create` sweeps what is left after two hours).
+    pub async fn drop_database(&self) {
+        if let Ok(mut admin) = PgConnection::connect(&admin_url()).await {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)).execute(&mut admin).await;
+            let _ = admin.close().await;
+        }
+    }
 }
 
 fn replace_database(url: &str, db: &str) -> String {

@@ -27,21 +27,22 @@
 //! bare distinct count over the monthly patient rollup. The figures are printed
 //! and written between the markers of docs/benchmarks.md (`--no-doc` to skip).
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use chrono::NaiveDate;
 use filieris_activity::domain::rows::{CachedStructure, StructureIndex, ValidAct, validate_row};
 use filieris_activity::synth::{Centre, Lines, Options, Plan};
+use filieris_e2e::procs::{build_release, command, free_addr, machine_description, random_hex, release_dir, spawn, status_kb, write_doc};
 use filieris_kernel::pseudonym::PseudonymKey;
 use filieris_proto::activity as pb;
 use filieris_proto::activity::activity_service_client::ActivityServiceClient;
 use filieris_proto::types::Region;
 use filieris_runtime::config::InternalKey;
 use filieris_runtime::identity::{CallerKind, Identity};
-use filieris_runtime::testing::{TestDatabase, admin_url};
+use filieris_runtime::testing::TestDatabase;
 use prost::Message;
 use sha2::{Digest, Sha256};
 use sqlx::{Connection, PgConnection};
@@ -53,8 +54,6 @@ const EXPECTED_ACTS: u64 = 3_032_535;
 const CHUNK: usize = 10_000;
 /// COPY data sent per message.
 const COPY_SEND: usize = 1 << 20;
-const BEGIN_MARK: &str = "<!-- bench_activity:begin -->";
-const END_MARK: &str = "<!-- bench_activity:end -->";
 const DEV_KEY_PREFIX: &str = "fk_bench_";
 /// Columns of the staged / copied act rows (the order of `act_stage`).
 const COPY_COLUMNS: &str =
@@ -83,77 +82,6 @@ fn parse_args() -> anyhow::Result<Args> {
         }
     }
     Ok(args)
-}
-
-// ------------------------------------------------------------------ processes
-
-/// A child process, stopped (SIGTERM, then SIGKILL) when dropped.
-struct Proc {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    fn stop(&mut self) {
-        if !self.running() {
-            return;
-        }
-        let _ = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status();
-        for _ in 0..100 {
-            if !self.running() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn command(bin: &Path, env: &[(&str, String)]) -> Command {
-    let mut cmd = Command::new(bin);
-    // Only the settings given here: nothing inherited from a developer's shell.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("FILIERIS_") || k == "DATABASE_URL" {
-            cmd.env_remove(k);
-        }
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
-}
-
-fn spawn(name: &str, bin: &Path, env: &[(&str, String)], logs: &Path) -> anyhow::Result<Proc> {
-    let log = logs.join(format!("{name}.log"));
-    let out = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-    let err = out.try_clone()?;
-    let child =
-        command(bin, env).stdin(Stdio::null()).stdout(out).stderr(err).spawn().with_context(|| format!("starting {}", bin.display()))?;
-    Ok(Proc { child, log })
-}
-
-fn free_addr() -> anyhow::Result<String> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.to_string())
-}
-
-fn random_hex() -> String {
-    format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple())
 }
 
 // ------------------------------------------------------------------ /proc
@@ -202,20 +130,6 @@ fn machine_busy_ticks() -> (u64, u64) {
     let idle = cpu.get(3).copied().unwrap_or(0) + cpu.get(4).copied().unwrap_or(0);
     let total: u64 = cpu.iter().take(8).sum();
     (total - idle, total)
-}
-
-fn status_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok())))
-        .unwrap_or(0)
-}
-
-fn first_line_with(path: &str, prefix: &str) -> String {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(prefix)).map(|l| l.split_once(':').map_or(l, |x| x.1).trim().to_owned()))
-        .unwrap_or_default()
 }
 
 // ------------------------------------------------------------------ COPY binary
@@ -399,20 +313,6 @@ impl Report {
     }
 }
 
-fn write_doc(root: &Path, block: &str) -> anyhow::Result<PathBuf> {
-    let path = root.join("docs/benchmarks.md");
-    let generated = format!("{BEGIN_MARK}\n<!-- written by `bench_activity`; edit outside the markers -->\n\n{block}\n{END_MARK}");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(old) => match (old.find(BEGIN_MARK), old.find(END_MARK)) {
-            (Some(b), Some(e)) if b < e => format!("{}{generated}{}", &old[..b], &old[e + END_MARK.len()..]),
-            _ => format!("{old}\n{generated}\n"),
-        },
-        Err(_) => format!("# Benchmarks\n\n## Activity\n\n{generated}\n"),
-    };
-    std::fs::write(&path, text)?;
-    Ok(path)
-}
-
 // ------------------------------------------------------------------ steps
 
 /// Statements the activity service logged as slow (sqlx: over 1 s).
@@ -462,71 +362,34 @@ async fn main() -> std::process::ExitCode {
 
 async fn run() -> anyhow::Result<()> {
     let args = parse_args()?;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("workspace root")?.to_path_buf();
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let bins = target.join("release");
-    let logs = target.join("bench-activity");
+    let (root, bins) = release_dir()?;
+    let logs = bins.parent().context("target dir")?.join("bench-activity");
     std::fs::create_dir_all(&logs)?;
     if args.build {
         eprintln!("[bench] cargo build --release (registry, activity, gateway)");
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(&root)
-            // With this crate too, so that features resolve as for `cargo run -p filieris-e2e` (no second build).
-            .args([
-                "build",
-                "--release",
-                "-p",
-                "filieris-registry",
-                "-p",
-                "filieris-activity",
-                "-p",
-                "filieris-gateway",
-                "-p",
-                "filieris-e2e",
-                "--bins",
-            ])
-            .status()?;
-        ensure!(status.success(), "cargo build --release failed");
+        build_release(&root, &["filieris-registry", "filieris-activity", "filieris-gateway"])?;
     }
     for b in ["filieris-registry", "filieris-activity", "filieris-gateway"] {
         ensure!(bins.join(b).exists(), "{} missing: run cargo build --release -p {b}", bins.join(b).display());
     }
 
     let mut report = Report::default();
-    let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let mut machine = machine_description(&root);
     let db = TestDatabase::create().await?;
     let result = measure(&args, &bins, &logs, &db, &mut report).await;
     if args.keep {
         eprintln!("[bench] database kept: {}", db.name);
-    } else if let Ok(mut admin) = PgConnection::connect(&admin_url()).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", db.name)).execute(&mut admin).await;
+    } else {
+        db.drop_database().await;
     }
     result?;
 
-    let commit = Command::new("git")
-        .current_dir(&root)
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    let dirty = Command::new("git").current_dir(&root).args(["diff-index", "--quiet", "HEAD", "--"]).status().is_ok_and(|s| !s.success());
-    let mut machine = vec![
-        ("Date (UTC)".to_owned(), chrono::Utc::now().format("%Y-%m-%d %H:%M").to_string()),
-        ("Commit".to_owned(), format!("{commit}{}", if dirty { " + uncommitted changes" } else { "" })),
-        (
-            "CPU".to_owned(),
-            format!("{} × {}", std::thread::available_parallelism().map_or(0, |n| n.get()), first_line_with("/proc/cpuinfo", "model name")),
-        ),
-        ("Memory".to_owned(), first_line_with("/proc/meminfo", "MemTotal")),
-        ("Load average before the run".to_owned(), load_before.split_whitespace().take(3).collect::<Vec<_>>().join(" ")),
-    ];
     machine.append(&mut report.machine);
     report.machine = machine;
     let block = report.markdown();
     println!("\n{block}");
     if args.doc {
-        let path = write_doc(&root, &block)?;
+        let path = write_doc(&root, "bench_activity", "bench_activity", &block)?;
         eprintln!("[bench] written to {}", path.display());
     }
     Ok(())
