@@ -418,7 +418,18 @@ async fn writes_and_refusals_are_audited_and_only_admins_read_the_audit() {
     assert_eq!(denied.status(), 403);
     assert_eq!(reason(&denied.json().await.expect("json")), "AUDIT_DENIED");
 
-    // The writer is asynchronous: wait for the three events.
+    // A gRPC write: its outcome comes from the trailers.
+    let mut client = RegistryServiceClient::connect(gw.base.clone()).await.expect("connect");
+    let mut req = Request::new(pb::CreateStructureRequest {
+        structure: Some(structure(String::new())),
+        request_id: "grpc-create-1".into(),
+        validate_only: false,
+    });
+    req.metadata_mut().insert("authorization", format!("Bearer {admin}").parse().expect("metadata"));
+    req.metadata_mut().insert("x-request-id", "req-grpc-1".parse().expect("metadata"));
+    client.create_structure(req).await.expect("created");
+
+    // The writer is asynchronous: wait for the four events.
     let mut attempts = 0;
     let events = loop {
         attempts += 1;
@@ -426,7 +437,7 @@ async fn writes_and_refusals_are_audited_and_only_admins_read_the_audit() {
         let page: Json = http().get(gw.url("/admin/audit")).bearer_auth(&admin).send().await.expect("call").json().await.expect("json");
         let events = page["events"].as_array().cloned().unwrap_or_default();
         // The admin's own audit queries are audited too; count the others.
-        if events.iter().filter(|e| e["rpc"] != "gateway/QueryAudit" || e["caller"] == partner_caller.as_str()).count() >= 3 {
+        if events.iter().filter(|e| e["rpc"] != "gateway/QueryAudit" || e["caller"] == partner_caller.as_str()).count() >= 4 {
             break events;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -438,6 +449,9 @@ async fn writes_and_refusals_are_audited_and_only_admins_read_the_audit() {
     assert_eq!(w["rpc"], "filieris.registry.v1.RegistryService/CreateStructure");
     assert_eq!(w["resource"], "/v1/structures");
     assert_eq!((w["httpStatus"].as_i64(), w["grpcCode"].as_str()), (Some(200), Some("OK")));
+    let g = find(&|e| e["requestId"] == "req-grpc-1");
+    assert_eq!((g["rpc"].as_str(), g["grpcCode"].as_str()), (Some("filieris.registry.v1.RegistryService/CreateStructure"), Some("OK")));
+    assert_eq!(g["resource"], "/filieris.registry.v1.RegistryService/CreateStructure");
     let anonymous = find(&|e| e["httpStatus"] == 401);
     assert_eq!((anonymous["caller"].as_str(), anonymous["reason"].as_str()), (Some(""), Some("UNAUTHENTICATED")));
     let refused = find(&|e| e["caller"] == partner_caller.as_str());
@@ -467,7 +481,10 @@ async fn writes_and_refusals_are_audited_and_only_admins_read_the_audit() {
         .json()
         .await
         .expect("json");
-    assert_eq!(next["events"].as_array().map(Vec::len), Some(0));
+    // Two creates (REST, then gRPC), newest first, one per page.
+    assert_eq!(page["events"][0]["requestId"], "req-grpc-1");
+    assert_eq!(next["events"].as_array().map(Vec::len), Some(1));
+    assert_eq!(next["events"][0]["requestId"], "req-write-1");
 
     // CSV export.
     let csv = http().get(gw.url("/admin/audit.csv")).bearer_auth(&admin).send().await.expect("call");
