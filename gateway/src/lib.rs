@@ -36,6 +36,7 @@ pub mod template;
 pub mod transcode;
 pub mod upload;
 pub mod upstream;
+mod ui;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -215,6 +216,7 @@ async fn build(config: GatewayConfig) -> anyhow::Result<(Router, Arc<Gateway>)> 
         .route("/admin/audit", get(audit::query))
         .route("/admin/audit.csv", get(audit::export_csv))
         .route("/v1/actBatches:upload", axum::routing::post(upload::upload_acts))
+        .merge(ui::router(&gateway, &config, dev_issuer.clone()))
         .merge(dev_issuer.map(auth::dev_issuer::routes).unwrap_or_default())
         .fallback(dispatch)
         .layer(middleware::from_fn_with_state(gateway.clone(), edge::observe))

@@ -1,0 +1,87 @@
+//! The pages and which roles see them in the navigation.
+//!
+//! This only decides what the menu offers: every datum is still read with the
+//! user's own identity, so the services' role checks and row scoping apply
+//! whatever the menu shows.
+
+use filieris_runtime::identity::Identity;
+
+/// A page of the UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Dashboard,
+    Structures,
+    Activity,
+    Budgets,
+    Hr,
+    Missions,
+    Actions,
+    Reports,
+    SignIn,
+}
+
+/// The pages of the menu, in order.
+pub const PAGES: &[Page] =
+    &[Page::Dashboard, Page::Structures, Page::Activity, Page::Budgets, Page::Hr, Page::Missions, Page::Actions, Page::Reports];
+
+impl Page {
+    /// The page's path.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Dashboard => "/ui/",
+            Self::Structures => "/ui/structures",
+            Self::Activity => "/ui/activite",
+            Self::Budgets => "/ui/budgets",
+            Self::Hr => "/ui/rh",
+            Self::Missions => "/ui/missions",
+            Self::Actions => "/ui/actions",
+            Self::Reports => "/ui/rapports",
+            Self::SignIn => "/ui/connexion",
+        }
+    }
+
+    /// The menu label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Dashboard => "Tableau de bord",
+            Self::Structures => "Offre de soins",
+            Self::Activity => "Activité",
+            Self::Budgets => "Budgets",
+            Self::Hr => "RH",
+            Self::Missions => "Missions déléguées",
+            Self::Actions => "Plan d'actions",
+            Self::Reports => "Rapports",
+            Self::SignIn => "Connexion",
+        }
+    }
+
+    /// Roles that see the page (`admin` sees everything); `None`: every signed-in user.
+    fn roles(self) -> Option<&'static [&'static str]> {
+        match self {
+            Self::Dashboard | Self::Structures | Self::Activity | Self::SignIn => None,
+            Self::Budgets => Some(&["head_office", "finance", "regional_controller", "steering", "reader"]),
+            Self::Hr => Some(&["head_office", "hr", "regional_controller", "structure_manager", "reader"]),
+            Self::Missions => Some(&["head_office", "missions", "missions-reader", "steering", "reader"]),
+            Self::Actions => Some(&["head_office", "steering", "regional_controller", "finance", "hr", "reader"]),
+            Self::Reports => Some(&["head_office", "steering", "finance", "regional_controller", "reader"]),
+        }
+    }
+}
+
+/// True when the user's roles open the page.
+pub fn allowed(identity: &Identity, page: Page) -> bool {
+    match page.roles() {
+        None => true,
+        Some(roles) => roles.iter().any(|r| identity.has_role(r)),
+    }
+}
+
+/// True when the user may change an action's status (the steering service's writers).
+pub fn may_edit_actions(identity: &Identity) -> bool {
+    identity.has_role("steering")
+}
+
+/// True when the identity is limited to some structures or regions (not `*`).
+pub fn scoped(identity: &Identity) -> bool {
+    !identity.scopes.iter().any(|s| s == "*")
+}
