@@ -120,6 +120,13 @@ pub struct Role {
     pub scopes: ScopeRule,
 }
 
+impl Role {
+    /// The caller kinds that may hold it.
+    pub fn kinds(&self) -> &[CallerKind] {
+        &self.kinds
+    }
+}
+
 /// The parsed policy.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -192,6 +199,11 @@ impl Policy {
     /// The group of an RPC (`hr.people`), `None` when the policy does not list it.
     pub fn group_of(&self, rpc: &str) -> Option<&str> {
         self.groups.get(rpc).map(String::as_str)
+    }
+
+    /// Every RPC the policy lists, with its group.
+    pub fn listed(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.groups.iter().map(|(rpc, group)| (rpc.as_str(), group.as_str()))
     }
 
     /// The roles, by name.
