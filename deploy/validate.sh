@@ -5,7 +5,8 @@
 #      subset, deploy/tools/kustomize_lite.py) and every object validates
 #      against the Kubernetes schemas (kubernetes-validate, strict), the
 #      CloudNativePG subset schema and the project rules (deploy/tools/validate.py);
-#   3. the broken fixture deploy/tests/broken is rejected, with each of its
+#   3. the rendered overlays hold what docs/operations.md says (tools/test_render.py);
+#   4. the broken fixture deploy/tests/broken is rejected, with each of its
 #      mistakes named: a validator that accepts everything fails here.
 # The pinned Python tools (deploy/requirements-ci.txt) go into a venv under
 # target/ (FILIERIS_CI_VENV), rebuilt when the requirements change.
@@ -33,6 +34,8 @@ py="$VENV/bin/python"
 
 "$py" deploy/tools/generate.py --check
 "$py" deploy/tools/validate.py deploy/k8s/overlays/dev deploy/k8s/overlays/prod deploy/k8s/recovery
+# What each overlay promises (replicas, PDBs, policies…), on the rendered objects.
+"$py" deploy/tools/test_render.py
 
 # The broken fixture must fail, and for the right reasons.
 out=$("$py" deploy/tools/validate.py deploy/tests/broken) && {
