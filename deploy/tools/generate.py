@@ -191,6 +191,9 @@ def network_policy(name, port, callers, callees):
         egress.append({"to": [peer("redis")], "ports": [{"port": 6379, "protocol": "TCP"}]})
     for callee in callees:
         egress.append({"to": [peer(callee)], "ports": [{"port": SERVICES[callee][0], "protocol": "TCP"}]})
+    if name == "gateway":
+        # The identity provider's JWKS (FILIERIS_OIDC_JWKS_URL) is outside the cluster.
+        egress.append({"ports": [{"port": 443, "protocol": "TCP"}]})
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
