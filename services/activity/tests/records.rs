@@ -646,7 +646,9 @@ async fn a_trainee_counts_once_per_structure_and_period() {
     let count = |period: &str, scope: String| {
         let api = env.api.clone();
         let period = period.to_owned();
-        async move { api.count_trainees(req(pb::CountTraineesRequest { period, scope })).await.expect("count").into_inner() }
+        async move {
+            api.count_trainees(req(pb::CountTraineesRequest { period, scope, ..Default::default() })).await.expect("count").into_inner()
+        }
     };
     let y = count("2018", String::new()).await;
     assert_eq!((y.trainees, y.structures, y.structures_with_two_or_more), (3, 2, 1));
@@ -728,4 +730,64 @@ async fn adverse_events_are_consolidated_once_per_establishment_and_year() {
         token = page.next_page_token;
     }
     assert_eq!(seen, ["DECL-0", "DECL-1", "DECL-2", "DECL-4", "DECL-3", "DECL-9"], "current versions, in the order recorded");
+}
+
+#[tokio::test]
+async fn trainees_and_surveys_count_against_the_structures_open_of_a_category() {
+    let env = setup().await;
+    let centres = of_category(&env, "HEALTH_CENTRE").await;
+    let hospital = of_category(&env, "HOSPITAL").await[0].clone();
+    let (a, b) = (centres[0].clone(), centres[1].clone());
+    use pb::TraineeCategory::{MedicalIntern, NursingStudent};
+    // Two trainees in centre A, one in centre B, one in a hospital (not a health centre).
+    record_placement(&env, placement(&a, MedicalIntern, "T1", "2019-01-07", "2019-04-30")).await.expect("t1");
+    record_placement(&env, placement(&a, NursingStudent, "T2", "2019-03-04", "2019-03-29")).await.expect("t2");
+    record_placement(&env, placement(&b, NursingStudent, "T3", "2019-09-02", "2019-10-31")).await.expect("t3");
+    record_placement(&env, placement(&hospital, MedicalIntern, "T4", "2019-05-02", "2019-10-31")).await.expect("t4");
+    let hc = vec!["HEALTH_CENTRE".to_owned()];
+    let (open,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM structure_cache WHERE category = 'HEALTH_CENTRE' AND level = 'ESTABLISHMENT' \
+         AND open_date <= '2019-12-31' AND (close_date IS NULL OR close_date >= '2019-01-01')",
+    )
+    .fetch_one(&env.pool)
+    .await
+    .expect("open centres");
+    let t = env
+        .api
+        .count_trainees(req(pb::CountTraineesRequest { period: "2019".into(), scope: String::new(), categories: hc.clone() }))
+        .await
+        .expect("count")
+        .into_inner();
+    assert_eq!((t.trainees, t.structures, t.structures_with_two_or_more, t.structures_open), (3, 2, 1, open));
+    let all = env.api.count_trainees(req(pb::CountTraineesRequest { period: "2019".into(), ..Default::default() })).await.expect("all");
+    assert_eq!(all.into_inner().trainees, 4);
+
+    // Surveys: A in 2019, the hospital in 2019, B in 2020 only.
+    for (finess, period) in [(&a, "2019"), (&hospital, "2019"), (&b, "2020")] {
+        let s = pb::SatisfactionSurvey { period: period.into(), ..survey(finess) };
+        env.api
+            .record_satisfaction_survey(req(pb::RecordSatisfactionSurveyRequest { request_id: String::new(), survey: Some(s) }))
+            .await
+            .expect("survey");
+    }
+    let surveyed = |categories: Vec<String>| {
+        let api = env.api.clone();
+        async move {
+            let r = pb::CountSurveyedStructuresRequest { period: "2019".into(), scope: String::new(), categories };
+            let out = api.count_surveyed_structures(req(r)).await.expect("surveyed").into_inner();
+            (out.structures_open, out.structures_surveyed)
+        }
+    };
+    assert_eq!(surveyed(hc.clone()).await, (open, 1));
+    assert_eq!(surveyed(vec!["HEALTH_CENTRE".into(), "HOSPITAL".into()]).await.1, 2);
+    let bad = env
+        .api
+        .count_surveyed_structures(req(pb::CountSurveyedStructuresRequest {
+            period: "2019".into(),
+            scope: String::new(),
+            categories: vec!["CASTLE".into()],
+        }))
+        .await
+        .expect_err("unknown category");
+    assert_eq!(fields(&bad), ["categories[0]"]);
 }

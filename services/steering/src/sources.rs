@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use filieris_proto::activity::activity_records_service_client::ActivityRecordsServiceClient;
 use filieris_proto::activity::activity_service_client::ActivityServiceClient;
 use filieris_proto::finance::budget_service_client::BudgetServiceClient;
 use filieris_proto::finance::finance_results_service_client::FinanceResultsServiceClient;
@@ -23,6 +24,7 @@ use crate::storage::SERVICE_CALLER;
 #[derive(Clone)]
 pub struct Upstreams {
     activity: ActivityServiceClient<Channel>,
+    records: ActivityRecordsServiceClient<Channel>,
     results: FinanceResultsServiceClient<Channel>,
     budget: BudgetServiceClient<Channel>,
     hr: HrServiceClient<Channel>,
@@ -60,8 +62,10 @@ fn channel(url: &str) -> anyhow::Result<Channel> {
 impl Upstreams {
     pub fn new(urls: &UpstreamUrls, key: InternalKey) -> anyhow::Result<Self> {
         let finance = channel(&urls.finance)?;
+        let activity = channel(&urls.activity)?;
         Ok(Self {
-            activity: ActivityServiceClient::new(channel(&urls.activity)?),
+            activity: ActivityServiceClient::new(activity.clone()),
+            records: ActivityRecordsServiceClient::new(activity),
             results: FinanceResultsServiceClient::new(finance.clone()),
             budget: BudgetServiceClient::new(finance),
             hr: HrServiceClient::new(channel(&urls.hr)?),
@@ -121,6 +125,12 @@ pub fn scope_gap(source: &MetricRef, scope: &Scope) -> Option<String> {
         | MetricRef::ActivityOpeningRatePatients(_)
         | MetricRef::ActivityMiningRevenueShare(_)
         | MetricRef::ActivityEhealthActs => return None,
+        MetricRef::ActivityTrainees(_) | MetricRef::ActivityTraineeHostShare(_) | MetricRef::ActivitySurveyedShare(_) => {
+            if matches!(scope, Scope::Region(_)) {
+                return None;
+            }
+            "activity records are aggregated nationally, by region or by structure"
+        }
         MetricRef::FinanceTarget(_) => "finance targets are defined on their perimeters (registry groups), not by region or group",
         MetricRef::FinanceExecutionRate(_) => "budget execution is kept per fund, for the whole fund",
         MetricRef::HrIndicator(_) => "HR indicators are company-wide",
@@ -269,6 +279,48 @@ impl Run<'_> {
                     },
                     Some(Err(e)) => Fetched::NotAvailable(e.clone()),
                     None => Fetched::NotAvailable("hr indicators not fetched".into()),
+                }
+            }
+            MetricRef::ActivityTrainees(category) | MetricRef::ActivityTraineeHostShare(category) => {
+                let req = act::CountTraineesRequest { period, scope, categories: vec![category.clone()] };
+                match self.up.records.clone().count_trainees(self.up.request(req)).await {
+                    Ok(r) => {
+                        let r = r.into_inner();
+                        if matches!(source, MetricRef::ActivityTrainees(_)) {
+                            let young = [
+                                act::TraineeCategory::MedicalIntern,
+                                act::TraineeCategory::MedicalStudent2ndCycle,
+                                act::TraineeCategory::NursingStudent,
+                            ]
+                            .map(|c| c as i32);
+                            let n = r.by_category.iter().filter(|c| young.contains(&c.category)).map(|c| c.trainees).sum();
+                            Fetched::Number { numerator: n, denominator: None, provisional: false, note: String::new() }
+                        } else {
+                            Fetched::Number {
+                                numerator: r.structures_with_two_or_more,
+                                denominator: Some(r.structures_open),
+                                provisional: false,
+                                note: format!("{} of the {} structures open host at least one trainee", r.structures, r.structures_open),
+                            }
+                        }
+                    }
+                    Err(s) => unavailable("activity", &s),
+                }
+            }
+            MetricRef::ActivitySurveyedShare(categories) => {
+                let categories = categories.split(',').map(str::to_owned).collect();
+                let req = act::CountSurveyedStructuresRequest { period, scope, categories };
+                match self.up.records.clone().count_surveyed_structures(self.up.request(req)).await {
+                    Ok(r) => {
+                        let r = r.into_inner();
+                        Fetched::Number {
+                            numerator: r.structures_surveyed,
+                            denominator: Some(r.structures_open),
+                            provisional: false,
+                            note: String::new(),
+                        }
+                    }
+                    Err(s) => unavailable("activity", &s),
                 }
             }
             MetricRef::Manual(who) => Fetched::NotAvailable(format!("manual value not entered yet ({who})")),

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::{INTERNAL, NOWHERE, key, req};
+use filieris_proto::activity::activity_records_service_server::ActivityRecordsService;
 use filieris_proto::activity::activity_service_server::ActivityService;
 use filieris_proto::finance::finance_results_service_server::FinanceResultsService;
 use filieris_proto::steering as pb;
@@ -30,6 +31,8 @@ const NIR_C: &str = "253072B07300470";
 struct Platform {
     activity: filieris_activity::grpc::ActivityApi,
     results: filieris_finance::results::ResultsApi,
+    records: filieris_activity::records::RecordsApi,
+    activity_pool: sqlx::PgPool,
     env: common::Env,
     /// Open demo health centres, as the activity cache has them, with their region (1 NORD, 2 EST, 3 SUD).
     centres: Vec<(String, i16)>,
@@ -80,7 +83,7 @@ async fn start() -> Platform {
     tokio::spawn(filieris_activity::serve(
         listener,
         activity.clone(),
-        records,
+        records.clone(),
         activity_pool.clone(),
         key.clone(),
         Duration::from_secs(1),
@@ -128,7 +131,7 @@ async fn start() -> Platform {
         missions: NOWHERE.into(),
     };
     let env = common::setup_with(db, urls).await;
-    Platform { activity, results, env, centres, _stops: stops }
+    Platform { activity, results, records, activity_pool, env, centres, _stops: stops }
 }
 
 fn act_row(
@@ -411,4 +414,119 @@ async fn an_amended_target_applies_to_later_computations_and_earlier_reads_keep_
         .tiles;
     let t = tiles.iter().find(|t| t.indicator == "indicators/COG22.OFFRE.11").expect("tile");
     assert_eq!((t.points[0].status, t.points[0].target_raw.as_str()), (pb::Status::NoTarget as i32, "x"));
+}
+
+fn admin<T>(body: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(body);
+    r.extensions_mut().insert(common::identity(&["admin"]));
+    r
+}
+
+#[tokio::test]
+async fn trainees_and_satisfaction_surveys_close_offre_4_7_and_8_against_hand_counts() {
+    let p = start().await;
+    let (a, b) = centres_a_b(&p);
+    let (hospital,): (String,) = sqlx::query_as(
+        "SELECT finess FROM structure_cache WHERE category = 'HOSPITAL' AND level = 'ESTABLISHMENT' AND close_date IS NULL \
+         AND open_date <= '2018-01-01' ORDER BY finess LIMIT 1",
+    )
+    .fetch_one(&p.activity_pool)
+    .await
+    .expect("hospital");
+    use act::TraineeCategory::{MedicalIntern, MedicalStudent2ndCycle, NursingStudent, Other};
+    // 2022: centre A hosts an intern, a nursing student and an "other" trainee; centre B a
+    // second-cycle student; a hospital an intern (not a health centre).
+    for (finess, category, trainee) in [
+        (&a, MedicalIntern, "T1"),
+        (&a, NursingStudent, "T2"),
+        (&a, Other, "T3"),
+        (&b, MedicalStudent2ndCycle, "T4"),
+        (&hospital, MedicalIntern, "T5"),
+    ] {
+        let placement = act::TraineePlacement {
+            finess: finess.clone(),
+            category: category as i32,
+            trainee_ref: trainee.into(),
+            start_date: "2022-03-01".into(),
+            end_date: "2022-05-31".into(),
+            ..Default::default()
+        };
+        p.records
+            .record_trainee_placement(admin(act::RecordTraineePlacementRequest { request_id: String::new(), placement: Some(placement) }))
+            .await
+            .expect("placement");
+    }
+    // Surveys: A and the hospital in 2022, B in 2023 only.
+    for (finess, period) in [(&a, "2022"), (&hospital, "2022"), (&b, "2023")] {
+        let survey = act::SatisfactionSurvey {
+            finess: finess.clone(),
+            period: period.into(),
+            population: act::SurveyPopulation::Patients as i32,
+            instrument: "e-Satis".into(),
+            respondents: 40,
+            overall_result_hundredths: 8_000,
+            ..Default::default()
+        };
+        p.records
+            .record_satisfaction_survey(admin(act::RecordSatisfactionSurveyRequest { request_id: String::new(), survey: Some(survey) }))
+            .await
+            .expect("survey");
+    }
+    // The denominators, counted here from the registry cache: establishments open at some time in 2022.
+    let open = |categories: &[&str], region: Option<i16>| {
+        let pool = p.activity_pool.clone();
+        let categories: Vec<String> = categories.iter().map(|c| (*c).to_owned()).collect();
+        async move {
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT count(*) FROM structure_cache WHERE level = 'ESTABLISHMENT' AND category = ANY($1) \
+                 AND open_date <= '2022-12-31' AND (close_date IS NULL OR close_date >= '2022-01-01') \
+                 AND ($2::smallint IS NULL OR region = $2)",
+            )
+            .bind(categories)
+            .bind(region)
+            .fetch_one(&pool)
+            .await
+            .expect("open");
+            n
+        }
+    };
+    let centres = open(&["HEALTH_CENTRE"], None).await;
+    let centres_nord = open(&["HEALTH_CENTRE"], Some(1)).await;
+    let surveyed_categories = [
+        "HEALTH_CENTRE",
+        "HOSPITAL",
+        "EHPAD",
+        "INDEPENDENT_LIVING_RESIDENCE",
+        "TEMPORARY_ACCOMMODATION_RESIDENCE",
+        "SSIAD",
+        "SAAD",
+        "SPASAD",
+    ];
+    let establishments = open(&surveyed_categories, None).await;
+    assert!(centres >= 2 && establishments > centres);
+
+    let scopes = vec!["national".into(), "regions/NORD".into(), "regions/EST".into(), "structureGroups/centres-de-sante".into()];
+    let out =
+        p.env.api.compute_indicators(req(pb::ComputeIndicatorsRequest { year: 2022, scopes })).await.expect("compute").into_inner().values;
+    let got = |key: &str, scope: &str| {
+        let v = scoped(&out, key, scope);
+        (v.numerator, v.denominator, v.source.clone())
+    };
+    // OFFRE.7: T1, T2 and T4 (the "other" trainee and the hospital's intern are not counted).
+    assert_eq!(got("COG22.OFFRE.7", "national"), (3, None, "ACTIVITY_TRAINEES{HEALTH_CENTRE}".into()));
+    assert_eq!(got("COG22.OFFRE.7", "regions/NORD").0, 2);
+    assert_eq!(got("COG22.OFFRE.7", "regions/EST").0, 1);
+    // OFFRE.8: only A hosts two or more, over every health centre open in 2022.
+    assert_eq!(got("COG22.OFFRE.8", "national"), (1, Some(centres), "ACTIVITY_TRAINEE_HOST_SHARE{HEALTH_CENTRE}".into()));
+    assert_eq!(got("COG22.OFFRE.8", "regions/NORD").1, Some(centres_nord));
+    assert_eq!(got("COG22.OFFRE.8", "regions/EST").0, 0);
+    // OFFRE.4: A and the hospital of the establishments open in 2022 (B's survey is 2023).
+    assert_eq!(got("COG22.OFFRE.4", "national").0, 2);
+    assert_eq!(got("COG22.OFFRE.4", "national").1, Some(establishments));
+    let share = scoped(&out, "COG22.OFFRE.4", "national");
+    assert_eq!(share.display, filieris_steering::domain::targets::Exact::new(200, i128::from(establishments)).display(1));
+    // Records are not aggregated per structure group: not available there, with the reason.
+    let group = scoped(&out, "COG22.OFFRE.7", "structureGroups/centres-de-sante");
+    assert_eq!(group.provenance, pb::Provenance::NotAvailable as i32);
+    assert!(group.reason.contains("nationally, by region or by structure"), "{}", group.reason);
 }

@@ -78,6 +78,19 @@ fn scope(v: &mut Violations, text: &str) -> Option<Scope> {
     v.check("scope", Scope::parse(text))
 }
 
+/// Registry category names (`HEALTH_CENTRE` …), as the structure cache holds
+/// them; `None` for every category.
+fn categories(v: &mut Violations, names: &[String]) -> Option<Vec<String>> {
+    for (i, c) in names.iter().enumerate() {
+        let known = filieris_proto::registry::Category::from_str_name(&format!("CATEGORY_{c}"))
+            .is_some_and(|k| k != filieris_proto::registry::Category::Unspecified);
+        if !known {
+            v.add(format!("categories[{i}]"), format!("{c:?} is not a registry category (e.g. HEALTH_CENTRE, HOSPITAL, SSIAD)"));
+        }
+    }
+    (!names.is_empty()).then(|| names.to_vec())
+}
+
 impl RecordsApi {
     /// Serves the records of `store`; `registry` (a channel to the registry)
     /// gives installed capacities, asked with the caller's identity signed
@@ -385,9 +398,11 @@ impl ActivityRecordsService for RecordsApi {
         let mut v = Violations::new();
         let period = period(&mut v, &r.period);
         let scope = scope(&mut v, &r.scope);
-        let (Some(period), Some(scope)) = (period, scope) else { return Err(ActivityError::Invalid(v).into()) };
+        let categories = categories(&mut v, &r.categories);
+        let (Some(period), Some(scope), true) = (period, scope, v.is_empty()) else { return Err(ActivityError::Invalid(v).into()) };
         let filter = self.resolve_scope(&scope).await?;
-        let rows = self.store.trainee_counts(&period, &filter).await?;
+        let rows = self.store.trainee_counts(&period, &filter, categories.as_deref()).await?;
+        let (structures_open, _) = self.store.surveyed_structures(&period, &filter, categories.as_deref()).await?;
         let mut by_category: BTreeMap<i16, i64> = BTreeMap::new();
         let mut by_structure: HashMap<uuid::Uuid, i64> = HashMap::new();
         for (structure, category, n) in &rows {
@@ -401,6 +416,28 @@ impl ActivityRecordsService for RecordsApi {
             by_category: by_category.into_iter().map(|(c, n)| pb::TraineeCategoryCount { category: c.into(), trainees: n }).collect(),
             structures: by_structure.len() as i64,
             structures_with_two_or_more: by_structure.values().filter(|n| **n >= 2).count() as i64,
+            structures_open,
+        }))
+    }
+
+    async fn count_surveyed_structures(
+        &self,
+        request: Request<pb::CountSurveyedStructuresRequest>,
+    ) -> Result<Response<pb::CountSurveyedStructuresResponse>, Status> {
+        caller(&request)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let period = period(&mut v, &r.period);
+        let scope = scope(&mut v, &r.scope);
+        let categories = categories(&mut v, &r.categories);
+        let (Some(period), Some(scope), true) = (period, scope, v.is_empty()) else { return Err(ActivityError::Invalid(v).into()) };
+        let filter = self.resolve_scope(&scope).await?;
+        let (structures_open, structures_surveyed) = self.store.surveyed_structures(&period, &filter, categories.as_deref()).await?;
+        Ok(Response::new(pb::CountSurveyedStructuresResponse {
+            period: period.to_string(),
+            scope: scope.name(),
+            structures_open,
+            structures_surveyed,
         }))
     }
 

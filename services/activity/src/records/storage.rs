@@ -784,7 +784,12 @@ impl RecordStore {
     /// Trainees per (structure, category) over a period: current placements
     /// overlapping it, each trainee once per structure, in the category of
     /// their latest placement there.
-    pub async fn trainee_counts(&self, period: &Period, scope: &ScopeFilter) -> Result<Vec<(Uuid, i16, i64)>> {
+    pub async fn trainee_counts(
+        &self,
+        period: &Period,
+        scope: &ScopeFilter,
+        categories: Option<&[String]>,
+    ) -> Result<Vec<(Uuid, i16, i64)>> {
         let (region, ids) = scope_parts(scope);
         let rows = sqlx::query_as(
             "WITH cur AS ( \
@@ -795,6 +800,7 @@ impl RecordStore {
                JOIN structure_cache s ON s.structure_id = c.structure_id \
                WHERE c.start_date <= $2 AND c.end_date >= $1 \
                  AND ($3::smallint IS NULL OR s.region = $3) AND ($4::uuid[] IS NULL OR c.structure_id = ANY($4)) \
+                 AND ($5::text[] IS NULL OR s.category = ANY($5)) \
                ORDER BY c.structure_id, c.trainee_ref, c.start_date DESC) \
              SELECT structure_id, category, count(*) FROM per GROUP BY 1, 2",
         )
@@ -802,9 +808,32 @@ impl RecordStore {
         .bind(period.end())
         .bind(region)
         .bind(ids)
+        .bind(categories)
         .fetch_all(self.pool())
         .await?;
         Ok(rows)
+    }
+
+    /// Establishments of the scope and categories open at some time in the
+    /// period, and how many of them have a survey whose period overlaps it.
+    pub async fn surveyed_structures(&self, period: &Period, scope: &ScopeFilter, categories: Option<&[String]>) -> Result<(i64, i64)> {
+        let (region, ids) = scope_parts(scope);
+        Ok(sqlx::query_as(
+            "SELECT count(*), count(*) FILTER (WHERE EXISTS ( \
+               SELECT 1 FROM satisfaction_survey v WHERE v.structure_id = s.structure_id \
+               AND v.period_start <= $2 AND v.period_end >= $1)) \
+             FROM structure_cache s WHERE s.level = 'ESTABLISHMENT' AND s.open_date <= $2 \
+               AND (s.close_date IS NULL OR s.close_date >= $1) \
+               AND ($3::smallint IS NULL OR s.region = $3) AND ($4::uuid[] IS NULL OR s.structure_id = ANY($4)) \
+               AND ($5::text[] IS NULL OR s.category = ANY($5))",
+        )
+        .bind(period.start())
+        .bind(period.end())
+        .bind(region)
+        .bind(ids)
+        .bind(categories)
+        .fetch_one(self.pool())
+        .await?)
     }
 
     // ------------------------------------------------------------ surveys

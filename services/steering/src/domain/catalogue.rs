@@ -34,6 +34,17 @@ pub enum MetricRef {
     ActivityMiningRevenueShare(String),
     /// activity QueryActivityMetrics by mode: e-health acts.
     ActivityEhealthActs,
+    /// activity records CountTrainees in structures of a registry category:
+    /// young doctors and nurses (medical interns, second-cycle medical
+    /// students, nursing students; "other" trainees left out).
+    ActivityTrainees(String),
+    /// activity records CountTrainees in structures of a registry category:
+    /// structures hosting at least two trainees ÷ structures open in the year.
+    ActivityTraineeHostShare(String),
+    /// activity records CountSurveyedStructures over registry categories
+    /// (comma-separated): establishments with a satisfaction survey in the
+    /// year ÷ establishments open in the year.
+    ActivitySurveyedShare(String),
     /// finance EvaluateFinancialTargets, target number 1-12.
     FinanceTarget(i32),
     /// finance GetBudgetExecution, executed ÷ final authorised of a fund.
@@ -59,6 +70,9 @@ impl MetricRef {
             MetricRef::ActivityOpeningRatePatients(_) => "ACTIVITY_OPENING_RATE_PATIENTS",
             MetricRef::ActivityMiningRevenueShare(_) => "ACTIVITY_MINING_REVENUE_SHARE",
             MetricRef::ActivityEhealthActs => "ACTIVITY_EHEALTH_ACTS",
+            MetricRef::ActivityTrainees(_) => "ACTIVITY_TRAINEES",
+            MetricRef::ActivityTraineeHostShare(_) => "ACTIVITY_TRAINEE_HOST_SHARE",
+            MetricRef::ActivitySurveyedShare(_) => "ACTIVITY_SURVEYED_SHARE",
             MetricRef::FinanceTarget(_) => "FINANCE_TARGET",
             MetricRef::FinanceExecutionRate(_) => "FINANCE_EXECUTION_RATE",
             MetricRef::HrIndicator(_) => "HR_INDICATOR",
@@ -74,6 +88,9 @@ impl MetricRef {
             | MetricRef::ActivityOpeningRatePatients(p)
             | MetricRef::ActivityMiningRevenueShare(p)
             | MetricRef::FinanceExecutionRate(p)
+            | MetricRef::ActivityTrainees(p)
+            | MetricRef::ActivityTraineeHostShare(p)
+            | MetricRef::ActivitySurveyedShare(p)
             | MetricRef::HrIndicator(p) => p.clone(),
             MetricRef::FinanceTarget(n) => n.to_string(),
             MetricRef::ActivityEhealthActs | MetricRef::Manual(_) | MetricRef::NotYetAvailable(_) => String::new(),
@@ -105,6 +122,9 @@ impl MetricRef {
             "ACTIVITY_OPENING_RATE_PATIENTS" => line(MetricRef::ActivityOpeningRatePatients),
             "ACTIVITY_MINING_REVENUE_SHARE" => line(MetricRef::ActivityMiningRevenueShare),
             "ACTIVITY_EHEALTH_ACTS" => Ok(MetricRef::ActivityEhealthActs),
+            "ACTIVITY_TRAINEES" => categories(p, false).map(MetricRef::ActivityTrainees),
+            "ACTIVITY_TRAINEE_HOST_SHARE" => categories(p, false).map(MetricRef::ActivityTraineeHostShare),
+            "ACTIVITY_SURVEYED_SHARE" => categories(p, true).map(MetricRef::ActivitySurveyedShare),
             "FINANCE_TARGET" => match p.parse::<i32>() {
                 Ok(n) if (1..=12).contains(&n) => Ok(MetricRef::FinanceTarget(n)),
                 _ => Err("parameter must be a financial target number, 1 to 12".into()),
@@ -120,6 +140,24 @@ impl MetricRef {
             "NOT_YET_AVAILABLE" => Ok(MetricRef::NotYetAvailable(reason.trim().to_owned())),
             other => Err(format!("unknown source kind {other:?}")),
         }
+    }
+}
+
+/// Checks registry category names (`HEALTH_CENTRE`, or a comma-separated
+/// list when `several`) and returns them canonical.
+fn categories(p: &str, several: bool) -> Result<String, String> {
+    let names: Vec<&str> = p.split(',').map(str::trim).filter(|c| !c.is_empty()).collect();
+    let known = |c: &str| {
+        filieris_proto::registry::Category::from_str_name(&format!("CATEGORY_{c}"))
+            .is_some_and(|k| k != filieris_proto::registry::Category::Unspecified)
+    };
+    match names.as_slice() {
+        [] => Err("parameter must name a registry category, e.g. HEALTH_CENTRE".into()),
+        [_, _, ..] if !several => Err("parameter must be one registry category, e.g. HEALTH_CENTRE".into()),
+        _ => match names.iter().find(|c| !known(c)) {
+            Some(c) => Err(format!("{c:?} is not a registry category (e.g. HEALTH_CENTRE, HOSPITAL, SSIAD)")),
+            None => Ok(names.join(",")),
+        },
     }
 }
 
@@ -283,13 +321,13 @@ const PURCHASING: &str = "finance purchasing sub-domain (contracts, PHARE gains,
 const PROPERTY: &str = "finance property sub-domain (sales deeds, m² sold) is not built";
 const ERP: &str = "the registry holds no ERP accessibility attributes (Ad'AP) yet";
 const EQUIPMENT: &str = "the registry holds no quality-management equipment attribute for SSIAD and health centres";
-const SURVEYS: &str =
-    "activity lists satisfaction surveys but gives no count of structures with a survey in the year against the structures open";
+/// OFFRE.4's categories: health centres, sanitary establishments, medico-social
+/// establishments (EHPAD, independent-living and temporary residences) and
+/// medico-social services (SSIAD, SAAD, SPASAD).
+const SURVEYED: &str = "HEALTH_CENTRE,HOSPITAL,EHPAD,INDEPENDENT_LIVING_RESIDENCE,TEMPORARY_ACCOMMODATION_RESIDENCE,SSIAD,SAAD,SPASAD";
 const INTERNS: &str = "interns per establishment is a vector (one value per establishment); steering stores one value per indicator";
 const MS_USERS: &str =
     "activity holds medico-social users per month only: a yearly distinct count cannot be summed from months (indicators.md §2.3)";
-const TRAINEES: &str = "activity CountTrainees has no health-centre group scope (national, region or structure only); \
-                        OFFRE.8's denominator is an open point (indicators.md §8, point 8)";
 const EXTERNAL_CERT: &str = "external certification body decision (AFNOR / HAS), entered by the quality department";
 const HISTORIC: &str = "historic value printed in the 2018 execution report (no platform data for 2018)";
 
@@ -318,11 +356,14 @@ fn cog22_shape(block: &str, n: i32) -> (MetricRef, &'static str, i64, u32, &'sta
         ("OFFRE", 1) => (Manual(EXTERNAL_CERT.into()), "COUNT", 1, 0, "health centres with their own FINESS"),
         ("OFFRE", 2) => (Manual(EXTERNAL_CERT.into()), "PCT", 100, 1, "sanitary establishments"),
         ("OFFRE", 3) => (NotYetAvailable(EQUIPMENT.into()), "PCT", 100, 1, "SSIAD and health centres"),
-        ("OFFRE", 4) => (NotYetAvailable(SURVEYS.into()), "PCT", 100, 1, "health centres, establishments and medico-social services"),
+        ("OFFRE", 4) => {
+            (ActivitySurveyedShare(SURVEYED.into()), "PCT", 100, 1, "health centres, establishments and medico-social services")
+        }
         ("OFFRE", 5) => (NotYetAvailable(INTERNS.into()), "COUNT", 1, 0, "each sanitary establishment"),
         ("OFFRE", 6) => (NotYetAvailable(MS_USERS.into()), "PCT", 100, 1, "SSIAD, SAAD, SPASAD"),
-        ("OFFRE", 7) => (NotYetAvailable(TRAINEES.into()), "COUNT", 1, 0, "health centres"),
-        (_, _) => (NotYetAvailable(TRAINEES.into()), "PCT", 100, 1, "health centres"),
+        ("OFFRE", 7) => (ActivityTrainees("HEALTH_CENTRE".into()), "COUNT", 1, 0, "health centres"),
+        // OFFRE.8's denominator (indicators.md §8 point 8): every health centre open in the year.
+        (_, _) => (ActivityTraineeHostShare("HEALTH_CENTRE".into()), "PCT", 100, 1, "health centres open in the year"),
     }
 }
 
@@ -492,6 +533,9 @@ mod tests {
             MetricRef::FinanceExecutionRate("BNGA".into()),
             MetricRef::HrIndicator("COG22.SUP.1".into()),
             MetricRef::ActivityEhealthActs,
+            MetricRef::ActivityTrainees("HEALTH_CENTRE".into()),
+            MetricRef::ActivityTraineeHostShare("HEALTH_CENTRE".into()),
+            MetricRef::ActivitySurveyedShare(SURVEYED.into()),
             MetricRef::Manual("quality department".into()),
         ] {
             assert_eq!(MetricRef::parse(r.kind(), &r.parameter(), r.reason()), Ok(r.clone()));
@@ -500,5 +544,12 @@ mod tests {
         assert!(MetricRef::parse("ACTIVITY_OPENING_RATE_ACTS", "DENTAL", "").is_err());
         assert!(MetricRef::parse("NOT_YET_AVAILABLE", "", " ").is_err());
         assert!(MetricRef::parse("SQL", "", "").is_err());
+        assert_eq!(
+            MetricRef::parse("ACTIVITY_SURVEYED_SHARE", " SSIAD, HOSPITAL ", ""),
+            Ok(MetricRef::ActivitySurveyedShare("SSIAD,HOSPITAL".into()))
+        );
+        assert!(MetricRef::parse("ACTIVITY_TRAINEES", "SSIAD,HOSPITAL", "").is_err());
+        assert!(MetricRef::parse("ACTIVITY_TRAINEES", "CASTLE", "").is_err());
+        assert!(MetricRef::parse("ACTIVITY_TRAINEE_HOST_SHARE", "", "").is_err());
     }
 }
