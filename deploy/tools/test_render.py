@@ -7,9 +7,11 @@ import sys
 import unittest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import generate  # noqa: E402
 import kustomize_lite  # noqa: E402
 
 K8S = pathlib.Path(__file__).resolve().parent.parent / "k8s"
+REPO = K8S.parent.parent
 APPS = ["registry", "activity", "finance", "hr", "missions", "steering", "gateway"]
 
 
@@ -102,6 +104,22 @@ class Policies(unittest.TestCase):
             if kind == "NetworkPolicy" and any("from" not in r for r in o["spec"].get("ingress", []))
         ]
         self.assertEqual(open_to_all, ["gateway"])
+
+
+class CallGraph(unittest.TestCase):
+    def test_generator_table_matches_the_urls_each_service_reads(self):
+        """A service that starts calling another (a new FILIERIS_<NAME>_URL in its
+        code) needs a NetworkPolicy change: this fails until the table says so."""
+        import re
+
+        pattern = re.compile(r"FILIERIS_(REGISTRY|ACTIVITY|FINANCE|HR|MISSIONS|STEERING)_URL")
+        for name, (_, callees, _) in generate.SERVICES.items():
+            read = set()
+            for path in (REPO / "services" / name / "src").rglob("*.rs"):
+                read |= {m.lower() for m in pattern.findall(path.read_text())}
+            # The steering report job (a separate process) calls the serving steering.
+            read.discard(name)
+            self.assertEqual(read, set(callees), name)
 
 
 if __name__ == "__main__":
