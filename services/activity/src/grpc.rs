@@ -7,6 +7,7 @@ use filieris_runtime::Identity;
 use filieris_runtime::error::ApiError;
 use filieris_runtime::identity::caller;
 use filieris_runtime::pagination::page_size;
+use filieris_runtime::scope::Visibility;
 use futures::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -52,6 +53,31 @@ impl ActivityApi {
                 }
                 Err(status) => return Err(ActivityError::RegistryUnavailable(status.message().to_owned())),
             },
+        })
+    }
+
+    /// The structures a scope covers, narrowed to what the caller may read
+    /// (row-level scoping): a region or structure outside its visibility is
+    /// refused with SCOPE_NOT_VISIBLE; a national or group scope keeps only
+    /// the visible structures (its region, when that is all it sees).
+    async fn scoped(&self, identity: &Identity, scope: &Scope, period: &str) -> Result<ScopeFilter, ActivityError> {
+        let visibility = Visibility::of(identity);
+        if visibility.is_all() {
+            return self.resolve(scope, period).await;
+        }
+        let refused = || ActivityError::Api(visibility.denied(DOMAIN, identity, &scope.name()));
+        if let Scope::Region(region) = scope {
+            return if visibility.covers_region(*region) { self.resolve(scope, period).await } else { Err(refused()) };
+        }
+        if let (Scope::National, Some(region)) = (scope, visibility.single_region()) {
+            return Ok(ScopeFilter::Region(region_code(region)));
+        }
+        let regions: Vec<i16> = visibility.regions().iter().map(|r| region_code(*r)).collect();
+        let visible = self.store.visible_structure_ids(&regions, &visibility.finess()).await?;
+        Ok(match (scope, self.resolve(scope, period).await?) {
+            (Scope::Structure(_), ScopeFilter::Structures(ids)) if !ids.iter().all(|id| visible.contains(id)) => return Err(refused()),
+            (_, ScopeFilter::Structures(ids)) => ScopeFilter::Structures(ids.into_iter().filter(|id| visible.contains(id)).collect()),
+            (_, _) => ScopeFilter::Structures(visible),
         })
     }
 }
@@ -275,7 +301,7 @@ impl ActivityService for ActivityApi {
         &self,
         request: Request<pb::QueryActivityMetricsRequest>,
     ) -> Result<Response<pb::QueryActivityMetricsResponse>, Status> {
-        caller(&request)?;
+        let identity = caller(&request)?.clone();
         let r = request.into_inner();
         let mut v = filieris_runtime::error::Violations::new();
         let period = parse_period(&mut v, &r.period);
@@ -307,7 +333,7 @@ impl ActivityService for ActivityApi {
         if !v.is_empty() {
             return Err(ActivityError::Invalid(v).into());
         }
-        let filter = self.resolve(&scope, &r.period).await?;
+        let filter = self.scoped(&identity, &scope, &r.period).await?;
         let cells = self.store.metrics(line, &period, &filter, &dims).await?;
         let ids: Vec<_> = cells.iter().filter_map(|c| c.structure_id).collect();
         let finess = self.store.finess_by_id(&ids).await?;
@@ -329,7 +355,7 @@ impl ActivityService for ActivityApi {
     }
 
     async fn get_opening_rate(&self, request: Request<pb::GetOpeningRateRequest>) -> Result<Response<pb::GetOpeningRateResponse>, Status> {
-        caller(&request)?;
+        let identity = caller(&request)?.clone();
         let r = request.into_inner();
         let mut v = filieris_runtime::error::Violations::new();
         let period = parse_period(&mut v, &r.period);
@@ -341,7 +367,7 @@ impl ActivityService for ActivityApi {
         let (Some(period), Some(line), Some(scope)) = (period, line, scope) else {
             return Err(ActivityError::Invalid(v).into());
         };
-        let filter = self.resolve(&scope, &r.period).await?;
+        let filter = self.scoped(&identity, &scope, &r.period).await?;
         let code = line_code(line).unwrap_or_default();
         let (patients, acts) = self.store.opening_counts(code, &period, &filter).await?;
         let region = match scope {

@@ -944,7 +944,8 @@ impl Store {
             "($1::smallint IS NULL OR line = $1) AND {date_filter} AND ($4::smallint IS NULL OR region = $4) AND ($5::uuid[] IS NULL OR structure_id = ANY($5))"
         );
         let (acts_sql, amount) =
-            if aligned { ("sum(acts)::bigint", "sum(amount_cents)::bigint") } else { ("count(*)", "sum(amount_cents)::bigint") };
+            // coalesce: without GROUP BY, an aggregate over no row is one row of NULL.
+            if aligned { ("coalesce(sum(acts), 0)::bigint", "sum(amount_cents)::bigint") } else { ("count(*)", "sum(amount_cents)::bigint") };
         let table = if aligned { "act_month" } else { "act" };
         let sql = format!("SELECT {}, {acts_sql}, coalesce({amount}, 0) FROM {table} WHERE {filter}{}", select(false), group(false, false));
         let (start, end) = (period.start(), period.end());
@@ -1070,6 +1071,19 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?;
         Ok(rows.into_iter().filter_map(|(id, f)| f.map(|f| (id, f))).collect())
+    }
+
+    /// Structures of these regions, these FINESS, and the antennas of these FINESS.
+    pub async fn visible_structure_ids(&self, regions: &[i16], finess: &[String]) -> Result<Vec<Uuid>> {
+        let rows: Vec<(Uuid,)> = sqlx::query_as(
+            "SELECT structure_id FROM structure_cache WHERE region = ANY($1) OR finess = ANY($2) \
+             OR parent_id IN (SELECT structure_id FROM structure_cache WHERE finess = ANY($2))",
+        )
+        .bind(regions)
+        .bind(finess)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     /// Registry ids of structures by FINESS (for structure scopes).
