@@ -135,7 +135,7 @@ fn classify(gateway: &Gateway, method: &Method, path: &str, grpc: bool) -> (Stri
     let read = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     match path {
         "/admin/audit" | "/admin/audit.csv" => return ("gateway/QueryAudit".to_owned(), false),
-        "/v1/actBatches:upload" => return ("filieris.activity.v1.ActivityService/UploadActBatch".to_owned(), false),
+        "/v1/actBatches:upload" => return ("filieris.activity.v1.ActivityService/ImportActs".to_owned(), false),
         _ => {}
     }
     match gateway.router.find(method, path) {
@@ -421,30 +421,9 @@ impl WebTrailers {
 /// request to dispatch, or the answer to send instead.
 pub(crate) async fn admit(gateway: &Gateway, req: Request, identity: &Identity) -> Result<Request, Response> {
     note_identity(&req, identity);
+    quota(gateway, req.headers(), identity).await?;
     let grpc = proxy::is_grpc(req.headers());
     let edge = &gateway.edge;
-    if let Verdict::Exceeded(delay) = edge.quotas.check(identity).await {
-        edge.metrics.quota_rejected();
-        let seconds = retry_after_seconds(delay);
-        let mut err = ApiError::new(
-            ErrorCode::ResourceExhausted,
-            DOMAIN,
-            "QUOTA_EXCEEDED",
-            format!("{} exceeded its request quota; retry in {seconds} s", identity.caller),
-        )
-        .with_metadata("caller", &identity.caller);
-        err.retry_after = Some(Duration::from_secs(seconds));
-        let mut response = if grpc {
-            let ct = req.headers().get(http::header::CONTENT_TYPE).cloned();
-            proxy::status_response(tonic::Status::from(err), ct.as_ref())
-        } else {
-            api_error_response(err, &gateway.descriptors)
-        };
-        if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
-            response.headers_mut().insert(http::header::RETRY_AFTER, v);
-        }
-        return Err(response);
-    }
     if grpc {
         return Ok(cap_deadline(req, gateway.timeout));
     }
@@ -472,6 +451,34 @@ pub(crate) async fn admit(gateway: &Gateway, req: Request, identity: &Identity) 
             Ok(Request::from_parts(parts, Body::from(bytes)))
         }
     }
+}
+
+/// Takes one token of the caller's quota, or answers 429 / RESOURCE_EXHAUSTED
+/// (`Retry-After`, `RetryInfo`) in the request's flavour.
+pub(crate) async fn quota(gateway: &Gateway, headers: &HeaderMap, identity: &Identity) -> Result<(), Response> {
+    let edge = &gateway.edge;
+    let Verdict::Exceeded(delay) = edge.quotas.check(identity).await else {
+        return Ok(());
+    };
+    edge.metrics.quota_rejected();
+    let seconds = retry_after_seconds(delay);
+    let mut err = ApiError::new(
+        ErrorCode::ResourceExhausted,
+        DOMAIN,
+        "QUOTA_EXCEEDED",
+        format!("{} exceeded its request quota; retry in {seconds} s", identity.caller),
+    )
+    .with_metadata("caller", &identity.caller);
+    err.retry_after = Some(Duration::from_secs(seconds));
+    let mut response = if proxy::is_grpc(headers) {
+        proxy::status_response(tonic::Status::from(err), headers.get(http::header::CONTENT_TYPE))
+    } else {
+        api_error_response(err, &gateway.descriptors)
+    };
+    if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(http::header::RETRY_AFTER, v);
+    }
+    Err(response)
 }
 
 /// Parses a `grpc-timeout` value (`<digits><H|M|S|m|u|n>`).

@@ -438,6 +438,7 @@ pub(crate) async fn admit(gateway: &Gateway, req: &mut Request, rpc: &str) -> Re
     edge::note_identity(req, &identity);
     let rpc = policy::RpcName(rpc.to_owned());
     let forwarded = authorize(gateway, &identity, &rpc).map_err(|denial| reply.denied(gateway, denial))?;
+    edge::quota(gateway, req.headers(), &forwarded).await?;
     req.extensions_mut().insert(rpc);
     req.extensions_mut().insert(Forwarded(forwarded.clone()));
     Ok(forwarded)

@@ -120,6 +120,9 @@ async fn one_trace_spans_gateway_service_and_database() {
         .find(|s| attribute(s, "path").as_deref() == Some("/filieris.registry.v1.RegistryService/CreateStructure"))
         .unwrap_or_else(|| panic!("registry span in the same trace: {names:?}"));
     assert_eq!(service.parent_span_id, gateway.span_context.span_id(), "{names:?}");
+    // Both request spans carry the trace id as a field, so their log lines do too.
+    assert_eq!(attribute(gateway, "trace_id").as_deref(), Some(client_trace));
+    assert_eq!(attribute(service, "trace_id").as_deref(), Some(client_trace));
     let database: Vec<&SpanData> = all.iter().filter(|s| attribute(s, "db.system").as_deref() == Some("postgresql")).collect();
     let operations: Vec<String> = database.iter().map(|s| s.name.to_string()).collect();
     for op in ["write.begin", "write.record", "write.commit"] {

@@ -7,7 +7,7 @@
 //! request from the gateway through the services.
 
 use opentelemetry::propagation::{Extractor, Injector};
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::trace::{TraceContextExt as _, TraceId, TracerProvider as _};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -104,9 +104,18 @@ pub fn server_span<B>(req: &http::Request<B>) -> tracing::Span {
         otel.kind = "server",
         path = %req.uri().path(),
         request_id = %request_id,
+        trace_id = tracing::field::Empty,
     );
     let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(req.headers())));
+    let incoming = parent.span().span_context().trace_id();
     let _ = span.set_parent(parent);
+    // Logs carry the trace id, so a log line leads to its trace: the span's
+    // own when OpenTelemetry is on, else the caller's from `traceparent`.
+    let own = span.context().span().span_context().trace_id();
+    let trace_id = if own != TraceId::INVALID { own } else { incoming };
+    if trace_id != TraceId::INVALID {
+        span.record("trace_id", tracing::field::display(trace_id));
+    }
     span
 }
 
