@@ -559,3 +559,33 @@ async fn real_estate_gains_raise_next_years_investment_or_the_rent_envelope() {
     assert_eq!((u.len(), u[0].year, u[0].amount_cents, u[0].state.as_str()), (1, 2025, 200_000 * EUR, "PENDING_NEXT_COG"));
     assert_eq!(movements(&env).await, count, "no movement for the loss nor for 2025");
 }
+
+#[tokio::test]
+async fn asset_sale_totals_sum_the_floor_area_sold_in_the_deed_year() {
+    let env = setup().await;
+    let sale = |year: i32, asset: &str, m2: i32| pb::RecordAssetSaleRequest {
+        year,
+        asset: asset.into(),
+        sale_date: format!("{year}-09-30"),
+        price_cents: 400_000 * EUR,
+        net_book_value_cents: 100_000 * EUR,
+        buyer: pb::Buyer::Other as i32,
+        investment_percent: None,
+        square_metres: m2,
+        reason: "décision du directeur général".into(),
+        request_id: String::new(),
+    };
+    // 2023: 1,200 + 2,300 m², and a sale recorded without its floor area; 2024: 500 m².
+    for (year, asset, m2) in [(2023, "A", 1_200), (2023, "B", 2_300), (2023, "C", 0), (2024, "D", 500)] {
+        env.api.record_asset_sale(req(sale(year, asset, m2))).await.expect("sale");
+    }
+    let totals = |year: i32| {
+        let api = env.api.clone();
+        async move { api.get_asset_sale_totals(req(pb::GetAssetSaleTotalsRequest { year })).await }
+    };
+    let t = totals(2023).await.expect("2023").into_inner();
+    assert_eq!((t.year, t.sales, t.square_metres, t.sales_without_square_metres, t.price_cents), (2023, 3, 3_500, 1, 1_200_000 * EUR));
+    assert_eq!(totals(2024).await.expect("2024").into_inner().square_metres, 500);
+    assert_eq!(totals(2022).await.expect("2022").into_inner().sales, 0);
+    assert_eq!(totals(-3).await.expect_err("bad year").code(), Code::InvalidArgument);
+}

@@ -133,6 +133,7 @@ pub fn scope_gap(source: &MetricRef, scope: &Scope) -> Option<String> {
         }
         MetricRef::FinanceTarget(_) => "finance targets are defined on their perimeters (registry groups), not by region or group",
         MetricRef::FinanceExecutionRate(_) => "budget execution is kept per fund, for the whole fund",
+        MetricRef::FinanceSquareMetresSold => "the property portfolio is the CANSSM's, sales are not split by region",
         MetricRef::HrIndicator(_) => "HR indicators are company-wide",
         MetricRef::Manual(_) => "manual values are entered for the nation",
         MetricRef::NotYetAvailable(reason) => return Some(reason.clone()),
@@ -241,6 +242,27 @@ impl Run<'_> {
                         },
                         None => Fetched::NotAvailable(format!("finance has no execution row for {fund} {year}")),
                     },
+                    Err(s) => unavailable("finance", &s),
+                }
+            }
+            MetricRef::FinanceSquareMetresSold => {
+                let req = fin::GetAssetSaleTotalsRequest { year };
+                match self.up.budget.clone().get_asset_sale_totals(self.up.request(req)).await {
+                    Ok(r) => {
+                        let t = r.into_inner();
+                        let missing = t.sales_without_square_metres;
+                        Fetched::Number {
+                            numerator: t.square_metres,
+                            denominator: None,
+                            // A sale without its floor area makes the total too low: not final until completed.
+                            provisional: missing > 0,
+                            note: if missing > 0 {
+                                format!("{} sales recorded, {missing} without floor area (not counted)", t.sales)
+                            } else {
+                                format!("{} sales recorded", t.sales)
+                            },
+                        }
+                    }
                     Err(s) => unavailable("finance", &s),
                 }
             }

@@ -580,4 +580,15 @@ impl BudgetService for BudgetApi {
         let fy = FundYear::parse(&request.get_ref().name)?;
         Ok(Response::new(pb::GetBudgetExecutionResponse { rows: self.store.execution(&fy).await? }))
     }
+
+    async fn get_asset_sale_totals(
+        &self,
+        request: Request<pb::GetAssetSaleTotalsRequest>,
+    ) -> Result<Response<pb::GetAssetSaleTotalsResponse>, Status> {
+        let year = i16::try_from(request.get_ref().year)
+            .ok()
+            .filter(|y| (2000..=2100).contains(y))
+            .ok_or_else(|| FinanceError::field("year", "is not a year"))?;
+        Ok(Response::new(self.store.asset_sale_totals(year).await?))
+    }
 }

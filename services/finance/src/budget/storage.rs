@@ -1650,6 +1650,24 @@ impl Store {
 
     // ---------------------------------------------------- real-estate sales
 
+    /// Totals of the sales whose deed is signed in `year`.
+    pub async fn asset_sale_totals(&self, year: i16) -> Result<pb::GetAssetSaleTotalsResponse> {
+        let (sales, square_metres, without, price): (i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT count(*), coalesce(sum(square_metres), 0)::bigint, count(*) FILTER (WHERE square_metres = 0), \
+             coalesce(sum(price_cents), 0)::bigint FROM asset_sale WHERE year = $1",
+        )
+        .bind(year)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(pb::GetAssetSaleTotalsResponse {
+            year: i32::from(year),
+            sales,
+            square_metres,
+            sales_without_square_metres: without,
+            price_cents: price,
+        })
+    }
+
     /// R10: records a sale and the uplifts of its gain.
     pub async fn record_asset_sale(&self, ctx: &WriteContext<'_>, sale: &AssetSaleIn) -> Result<pb::AssetSale> {
         let mut tx = match write::begin::<pb::RecordAssetSaleResponse>(DOMAIN, &self.pool, ctx.key).await? {

@@ -49,6 +49,8 @@ pub enum MetricRef {
     FinanceTarget(i32),
     /// finance GetBudgetExecution, executed ÷ final authorised of a fund.
     FinanceExecutionRate(String),
+    /// finance GetAssetSaleTotals: m² sold (deeds signed in the year).
+    FinanceSquareMetresSold,
     /// hr GetHrIndicators, by code.
     HrIndicator(String),
     /// Entered by a person; the text says who provides it.
@@ -75,6 +77,7 @@ impl MetricRef {
             MetricRef::ActivitySurveyedShare(_) => "ACTIVITY_SURVEYED_SHARE",
             MetricRef::FinanceTarget(_) => "FINANCE_TARGET",
             MetricRef::FinanceExecutionRate(_) => "FINANCE_EXECUTION_RATE",
+            MetricRef::FinanceSquareMetresSold => "FINANCE_SQUARE_METRES_SOLD",
             MetricRef::HrIndicator(_) => "HR_INDICATOR",
             MetricRef::Manual(_) => "MANUAL",
             MetricRef::NotYetAvailable(_) => "NOT_YET_AVAILABLE",
@@ -93,7 +96,9 @@ impl MetricRef {
             | MetricRef::ActivitySurveyedShare(p)
             | MetricRef::HrIndicator(p) => p.clone(),
             MetricRef::FinanceTarget(n) => n.to_string(),
-            MetricRef::ActivityEhealthActs | MetricRef::Manual(_) | MetricRef::NotYetAvailable(_) => String::new(),
+            MetricRef::ActivityEhealthActs | MetricRef::FinanceSquareMetresSold | MetricRef::Manual(_) | MetricRef::NotYetAvailable(_) => {
+                String::new()
+            }
         }
     }
 
@@ -129,6 +134,7 @@ impl MetricRef {
                 Ok(n) if (1..=12).contains(&n) => Ok(MetricRef::FinanceTarget(n)),
                 _ => Err("parameter must be a financial target number, 1 to 12".into()),
             },
+            "FINANCE_SQUARE_METRES_SOLD" => Ok(MetricRef::FinanceSquareMetresSold),
             "FINANCE_EXECUTION_RATE" if FUNDS.contains(&p) => Ok(MetricRef::FinanceExecutionRate(p.to_owned())),
             "FINANCE_EXECUTION_RATE" => Err(format!("parameter must be a fund: {}", FUNDS.join(", "))),
             "HR_INDICATOR" if p.starts_with("COG22.SUP.") => Ok(MetricRef::HrIndicator(p.to_owned())),
@@ -318,7 +324,6 @@ fn field<'a>(row: &'a HashMap<String, String>, name: &str) -> Result<&'a str, St
 
 /// Not in the platform yet: the sub-domains that would hold the data.
 const PURCHASING: &str = "finance purchasing sub-domain (contracts, PHARE gains, pooling) is not built";
-const PROPERTY: &str = "finance property sub-domain (sales deeds, m² sold) is not built";
 const ERP: &str = "the registry holds no ERP accessibility attributes (Ad'AP) yet";
 const EQUIPMENT: &str = "the registry holds no quality-management equipment attribute for SSIAD and health centres";
 /// OFFRE.4's categories: health centres, sanitary establishments, medico-social
@@ -343,7 +348,7 @@ fn cog22_shape(block: &str, n: i32) -> (MetricRef, &'static str, i64, u32, &'sta
         ("SUP", 6 | 11) => (HrIndicator(format!("COG22.SUP.{n}")), "COUNT", 1, 0, "company-level collective agreements"),
         ("SUP", 7) => (HrIndicator("COG22.SUP.7".into()), "BOOL", 1, 0, "national HR directorate"),
         ("SUP", 1..=11) => (HrIndicator(format!("COG22.SUP.{n}")), "PCT", 100, 1, "company"),
-        ("SUP", 14) => (NotYetAvailable(PROPERTY.into()), "M2", 1, 0, "CANSSM property portfolio"),
+        ("SUP", 14) => (FinanceSquareMetresSold, "M2", 1, 0, "CANSSM property portfolio"),
         ("SUP", 15) => (NotYetAvailable(ERP.into()), "PCT", 100, 1, "ERP sites under the Ad'AP"),
         ("SUP", _) => (NotYetAvailable(PURCHASING.into()), "PCT", 100, 1, "contracts awarded in the year"),
         ("OFFRE", 11) => (ActivityOpeningRateActs(gm()), "PCT", 100, 1, "national (health centres)"),
@@ -536,6 +541,7 @@ mod tests {
             MetricRef::ActivityTrainees("HEALTH_CENTRE".into()),
             MetricRef::ActivityTraineeHostShare("HEALTH_CENTRE".into()),
             MetricRef::ActivitySurveyedShare(SURVEYED.into()),
+            MetricRef::FinanceSquareMetresSold,
             MetricRef::Manual("quality department".into()),
         ] {
             assert_eq!(MetricRef::parse(r.kind(), &r.parameter(), r.reason()), Ok(r.clone()));
