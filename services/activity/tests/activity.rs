@@ -334,6 +334,20 @@ async fn a_patient_seen_in_two_regions_counts_once_in_each_and_once_nationally()
         .rows;
     let sum: i64 = by_region.iter().filter_map(|r| r.patients).sum();
     assert_eq!(sum, 3, "the regions add up to one more than the nation: A is in two");
+    // A month-aligned period with no act, no dimension: one row of zeros, not a 500.
+    let empty = env
+        .api
+        .query_activity_metrics(req(pb::QueryActivityMetricsRequest {
+            period: "2024Q2".into(),
+            scope: String::new(),
+            line: pb::ActivityLine::Unspecified as i32,
+            group_by: vec![],
+        }))
+        .await
+        .expect("metrics of an empty period")
+        .into_inner()
+        .rows;
+    assert_eq!(empty.iter().map(|r| r.acts).sum::<i64>(), 0);
 
     // Voiding A's act in Sud takes A out of Sud, and makes A "other" nationally.
     env.api
