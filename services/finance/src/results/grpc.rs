@@ -5,10 +5,12 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Datelike, NaiveDate};
 use filieris_proto::finance as pb;
 use filieris_proto::finance::finance_results_service_server::FinanceResultsService;
+use filieris_proto::types::Region;
 use filieris_runtime::error::Violations;
-use filieris_runtime::identity::caller;
+use filieris_runtime::identity::{Identity, caller};
 use filieris_runtime::pagination::{decode_token, encode_token, fingerprint, page_size};
 use filieris_runtime::registry_cache::RegistryCache;
+use filieris_runtime::scope::Visibility;
 use filieris_runtime::write::{self, Writers};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -68,6 +70,32 @@ impl ResultsApi {
             Scope::Group(code) => ScopeFilter::Structures(
                 self.registry.group_members(code, period).await.map_err(|s| registry_error(&s, &format!("structureGroups/{code}")))?,
             ),
+        })
+    }
+
+    /// The structures a scope covers, narrowed to what the caller may read
+    /// (row-level scoping): a region or structure outside its visibility is
+    /// refused with SCOPE_NOT_VISIBLE; a national or group scope keeps only
+    /// the visible structures (its region, when that is all it sees).
+    async fn scoped(&self, identity: &Identity, scope: &Scope, period: &str) -> Result<ScopeFilter, FinanceError> {
+        let visibility = Visibility::of(identity);
+        if visibility.is_all() {
+            return self.resolve(scope, period).await;
+        }
+        let refused = || FinanceError::Api(visibility.denied(DOMAIN, identity, &scope.name()));
+        let code = |r: Region| i16::try_from(r as i32).unwrap_or(0);
+        if let Scope::Region(region) = scope {
+            return if visibility.covers_region(*region) { self.resolve(scope, period).await } else { Err(refused()) };
+        }
+        if let (Scope::National, Some(region)) = (scope, visibility.single_region()) {
+            return Ok(ScopeFilter::Region(code(region)));
+        }
+        let regions: Vec<i16> = visibility.regions().iter().map(|r| code(*r)).collect();
+        let visible = self.store.visible_structure_ids(&regions, &visibility.finess()).await?;
+        Ok(match (scope, self.resolve(scope, period).await?) {
+            (Scope::Structure(_), ScopeFilter::Structures(ids)) if !ids.iter().all(|id| visible.contains(id)) => return Err(refused()),
+            (_, ScopeFilter::Structures(ids)) => ScopeFilter::Structures(ids.into_iter().filter(|id| visible.contains(id)).collect()),
+            (_, _) => ScopeFilter::Structures(visible),
         })
     }
 
@@ -181,7 +209,7 @@ impl FinanceResultsService for ResultsApi {
     }
 
     async fn query_results(&self, request: Request<pb::QueryResultsRequest>) -> Result<Response<pb::QueryResultsResponse>, Status> {
-        caller(&request)?;
+        let identity = caller(&request)?.clone();
         let req = request.into_inner();
         let mut v = Violations::new();
         let period = v.check("period", parse_results_period(&req.period));
@@ -217,7 +245,7 @@ impl FinanceResultsService for ResultsApi {
             None => None,
             Some(k) => Some(row_key(k).ok_or_else(|| FinanceError::field("page_token", "not a page token returned by this API"))?),
         };
-        let filter = self.resolve(&scope, &period.to_string()).await?;
+        let filter = self.scoped(&identity, &scope, &period.to_string()).await?;
         let (from, to) = (period.start(), period.end().succ_opt().unwrap_or(period.end()));
         let (produits, charges) = self.store.totals(from, to, &filter, line).await?;
         let mut rows = if dims == Dims::default() {

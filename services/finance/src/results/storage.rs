@@ -121,6 +121,19 @@ impl ResultsStore {
         Ok(registry_cache::structure_index(&self.pool).await?)
     }
 
+    /// Structures of these regions, these FINESS, and the antennas of these FINESS.
+    pub async fn visible_structure_ids(&self, regions: &[i16], finess: &[String]) -> Result<Vec<Uuid>> {
+        let rows: Vec<(Uuid,)> = sqlx::query_as(
+            "SELECT structure_id FROM structure_cache WHERE region = ANY($1) OR finess = ANY($2) \
+             OR parent_id IN (SELECT structure_id FROM structure_cache WHERE finess = ANY($2))",
+        )
+        .bind(regions)
+        .bind(finess)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
     /// Registry ids by FINESS (structure scopes).
     pub async fn structure_id(&self, finess: &str) -> Result<Option<Uuid>> {
         let row: Option<(Uuid,)> =
