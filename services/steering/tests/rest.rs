@@ -101,11 +101,37 @@ async fn the_steering_api_answers_over_rest() {
     assert_eq!(status, 400, "{refused}");
     assert!(refused.to_string().contains("INDICATOR_NOT_MANUAL"), "{refused}");
 
+    // A target amendment, typed, then its history.
+    let (status, amended) = send(
+        reqwest::Method::POST,
+        "/v1/indicators/COG22.FINRES.1/targets/2023:amend",
+        json!({"target": {"type": "TARGET_TYPE_REDUCE_DEFICIT", "percent": 50}, "expectedAmendment": 0,
+               "reason": "Avenant n°1", "requestId": "avenant-1"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{amended}");
+    assert_eq!((&amended["target"]["amendment"], &amended["target"]["raw"]), (&json!(1), &json!("-50%")));
+    let (status, stale) = send(
+        reqwest::Method::POST,
+        "/v1/indicators/COG22.FINRES.1/targets/2023:amend",
+        json!({"target": {"type": "TARGET_TYPE_SURPLUS"}, "expectedAmendment": 0, "reason": "late"}),
+    )
+    .await;
+    assert_eq!(status, 409, "{stale}");
+    assert!(stale.to_string().contains("TARGET_AMENDMENT_CONFLICT"), "{stale}");
+    let (status, versions) = get("/v1/indicators/COG22.FINRES.1/targets/2023/versions").await;
+    assert_eq!(status, 200, "{versions}");
+    assert_eq!(versions["versions"].as_array().map(Vec::len), Some(2));
+
     let (status, computed) = send(reqwest::Method::POST, "/v1/indicatorYears/2022:compute", json!({})).await;
     assert_eq!(status, 200, "{computed}");
+    assert_eq!(computed["values"].as_array().map(Vec::len), Some(4 * 44 - 1), "national and three regions, less OFFRE.1 entered by hand");
     let (status, values) = get("/v1/indicatorYears/2022/values").await;
     assert_eq!(status, 200, "{values}");
     assert_eq!(values["values"].as_array().map(Vec::len), Some(44));
+    let (status, nord) = get("/v1/indicatorYears/2022/values?scope=regions/NORD").await;
+    assert_eq!(status, 200, "{nord}");
+    assert_eq!(nord["values"][0]["scope"], "regions/NORD");
 
     let (status, action) = send(
         reqwest::Method::POST,
@@ -123,5 +149,8 @@ async fn the_steering_api_answers_over_rest() {
     let (status, dashboard) = get("/v1/dashboard").await;
     assert_eq!(status, 200, "{dashboard}");
     assert_eq!(dashboard["tiles"].as_array().map(Vec::len), Some(44));
+    let (status, regional) = get("/v1/dashboard?scope=regions/SUD&year=2023").await;
+    assert_eq!(status, 200, "{regional}");
+    assert_eq!((&regional["scope"], regional["tiles"][0]["points"].as_array().map(Vec::len)), (&json!("regions/SUD"), Some(1)));
     let _ = (stop.send(()), gw_stop.send(()));
 }

@@ -330,7 +330,8 @@ const EQUIPMENT: &str = "the registry holds no quality-management equipment attr
 /// establishments (EHPAD, independent-living and temporary residences) and
 /// medico-social services (SSIAD, SAAD, SPASAD).
 const SURVEYED: &str = "HEALTH_CENTRE,HOSPITAL,EHPAD,INDEPENDENT_LIVING_RESIDENCE,TEMPORARY_ACCOMMODATION_RESIDENCE,SSIAD,SAAD,SPASAD";
-const INTERNS: &str = "interns per establishment is a vector (one value per establishment); steering stores one value per indicator";
+const INTERNS: &str = "the placements are in activity (CountTrainees per structure, category MEDICAL_INTERN), but the indicator is \
+                       one value per establishment and steering stores one value per indicator, year and scope";
 const MS_USERS: &str =
     "activity holds medico-social users per month only: a yearly distinct count cannot be summed from months (indicators.md §2.3)";
 const EXTERNAL_CERT: &str = "external certification body decision (AFNOR / HAS), entered by the quality department";
