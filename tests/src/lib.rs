@@ -1,6 +1,7 @@
 //! Starts the platform in-process for end-to-end tests: a fresh PostgreSQL
-//! database, the registry (with the demo data set) and the gateway, each on a
-//! free loopback port, exactly as the binaries run them.
+//! database, the registry (with the demo data set), activity, finance, HR,
+//! missions, steering and the gateway (with its development token issuer and
+//! the web UI), each on a free loopback port, exactly as the binaries run them.
 
 pub mod procs;
 
@@ -31,6 +32,10 @@ pub struct Platform {
     pub finance_addr: SocketAddr,
     /// Address of the HR service's gRPC server.
     pub hr_addr: SocketAddr,
+    /// Address of the delegated-missions service's gRPC server.
+    pub missions_addr: SocketAddr,
+    /// Address of the steering service's gRPC server.
+    pub steering_addr: SocketAddr,
     /// URL of the test database.
     pub database_url: String,
     stops: Vec<(&'static str, oneshot::Sender<()>)>,
@@ -42,6 +47,10 @@ impl Drop for Platform {
             let _ = s.send(());
         }
     }
+}
+
+fn pseudonyms_of() -> anyhow::Result<filieris_kernel::pseudonym::PseudonymKey> {
+    filieris_kernel::pseudonym::PseudonymKey::from_hex(PSEUDONYM_KEY).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 async fn free_listener() -> anyhow::Result<(TcpListener, SocketAddr)> {
@@ -131,7 +140,39 @@ impl Platform {
             let _ = rx.await;
         }));
 
+        // Missions (demo data loaded by `seed_ui_demo`) and steering (catalogue and action calendar loaded).
+        let missions_pool = filieris_runtime::db::connect(&db.url, filieris_missions::SCHEMA, 5, &filieris_missions::MIGRATOR).await?;
+        let missions_store = filieris_missions::storage::Store::new(missions_pool.clone(), pseudonyms_of()?);
+        let finance_channel = tonic::transport::Endpoint::from_shared(format!("http://{finance_addr}"))?.connect_lazy();
+        let (listener, missions_addr) = free_listener().await?;
+        let (tx, rx) = oneshot::channel::<()>();
+        stops.push(("missions", tx));
+        let missions =
+            filieris_missions::MissionsApi::new(missions_store, filieris_missions::finance::Finance::new(finance_channel, key.clone()));
+        tokio::spawn(filieris_missions::serve(listener, missions, missions_pool, key.clone(), Duration::from_secs(1), async {
+            let _ = rx.await;
+        }));
+        let steering_pool = filieris_runtime::db::connect(&db.url, filieris_steering::SCHEMA, 5, &filieris_steering::MIGRATOR).await?;
+        let steering_store = filieris_steering::storage::Store::new(steering_pool.clone());
+        steering_store.load_reference().await?;
+        let urls = filieris_steering::sources::UpstreamUrls {
+            activity: format!("http://{activity_addr}"),
+            finance: format!("http://{finance_addr}"),
+            hr: format!("http://{hr_addr}"),
+            missions: format!("http://{missions_addr}"),
+        };
+        let steering =
+            filieris_steering::SteeringApi::new(steering_store, filieris_steering::sources::Upstreams::new(&urls, key.clone())?);
+        let (listener, steering_addr) = free_listener().await?;
+        let (tx, rx) = oneshot::channel::<()>();
+        stops.push(("steering", tx));
+        tokio::spawn(filieris_steering::serve(listener, steering, steering_pool, key.clone(), Duration::from_secs(1), async {
+            let _ = rx.await;
+        }));
+
         let (listener, gateway_addr) = free_listener().await?;
+        // The development token issuer, with a key of its own per platform (the web UI signs in through it).
+        let dev_issuer_key = std::env::temp_dir().join(format!("filieris-e2e-dev-issuer-{}.pk8", uuid::Uuid::now_v7()));
         let env = Env::from_pairs([
             ("DATABASE_URL", db.url.clone()),
             ("FILIERIS_INTERNAL_KEY", INTERNAL_KEY.to_owned()),
@@ -140,6 +181,10 @@ impl Platform {
             ("FILIERIS_ACTIVITY_URL", format!("http://{activity_addr}")),
             ("FILIERIS_FINANCE_URL", format!("http://{finance_addr}")),
             ("FILIERIS_HR_URL", format!("http://{hr_addr}")),
+            ("FILIERIS_MISSIONS_URL", format!("http://{missions_addr}")),
+            ("FILIERIS_STEERING_URL", format!("http://{steering_addr}")),
+            ("FILIERIS_DEV_ISSUER", "1".to_owned()),
+            ("FILIERIS_DEV_ISSUER_KEY_FILE", dev_issuer_key.display().to_string()),
             ("FILIERIS_GATEWAY_ADDR", gateway_addr.to_string()),
         ]);
         let config = filieris_gateway::GatewayConfig::from_env(&env)?;
@@ -155,6 +200,8 @@ impl Platform {
             activity_addr,
             finance_addr,
             hr_addr,
+            missions_addr,
+            steering_addr,
             database_url: db.url,
             stops,
         };
@@ -186,6 +233,58 @@ impl Platform {
         .await?;
         db.close().await;
         Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    /// The small demo data set of the web UI's browser test: HR staff, the
+    /// delegated missions' partners data, and the steering indicators of the
+    /// COG years computed from what the services hold.
+    pub async fn seed_ui_demo(&self) -> anyhow::Result<()> {
+        let key = InternalKey::from_hex(INTERNAL_KEY).map_err(anyhow::Error::msg)?;
+        let hr_pool = filieris_runtime::db::connect(&self.database_url, filieris_hr::SCHEMA, 2, &filieris_hr::MIGRATOR).await?;
+        filieris_hr::seed::load_demo(&filieris_hr::storage::Store::new(hr_pool.clone()), None).await?;
+        hr_pool.close().await;
+        let missions_pool =
+            filieris_runtime::db::connect(&self.database_url, filieris_missions::SCHEMA, 2, &filieris_missions::MIGRATOR).await?;
+        let finance = tonic::transport::Endpoint::from_shared(format!("http://{}", self.finance_addr))?.connect_lazy();
+        filieris_missions::seed::load_demo(
+            filieris_missions::storage::Store::new(missions_pool.clone(), pseudonyms_of()?),
+            filieris_missions::finance::Finance::new(finance, key.clone()),
+        )
+        .await?;
+        missions_pool.close().await;
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", self.steering_addr))?.connect_lazy();
+        let mut steering = filieris_proto::steering::steering_service_client::SteeringServiceClient::new(channel);
+        let me = filieris_runtime::identity::Identity {
+            caller: "job:e2e-seed".into(),
+            kind: filieris_runtime::identity::CallerKind::Job,
+            roles: vec!["steering".into()],
+            scopes: vec!["*".into()],
+        };
+        for year in 2022..=2024 {
+            let mut req = tonic::Request::new(filieris_proto::steering::ComputeIndicatorsRequest { year, ..Default::default() });
+            me.attach(&key, &mut req);
+            steering.compute_indicators(req).await?;
+        }
+        Ok(())
+    }
+
+    /// An API key of a structure manager scoped to one demo health centre,
+    /// with that centre's FINESS (the development issuer's manager names a
+    /// centre the demo registry does not hold).
+    pub async fn structure_manager_key(&self) -> anyhow::Result<(String, String)> {
+        let finess = self.open_health_centres().await?.into_iter().next().ok_or_else(|| anyhow::anyhow!("no demo health centre"))?;
+        let pool = filieris_runtime::db::connect(&self.database_url, filieris_gateway::SCHEMA, 2, &filieris_gateway::MIGRATOR).await?;
+        let scope = format!("structure:{finess}");
+        let key = filieris_gateway::create_api_key(
+            &pool,
+            "staff:e2e-structure-manager",
+            filieris_runtime::identity::CallerKind::Staff,
+            &["structure_manager"],
+            &[&scope],
+        )
+        .await?;
+        pool.close().await;
+        Ok((key, finess))
     }
 
     async fn wait_ready(&self) -> anyhow::Result<()> {

@@ -148,6 +148,15 @@ impl Ctx {
         }
     }
 
+    /// A 403 page when the user's roles do not open `page` (the menu hides it too).
+    pub fn guard(&self, page: nav::Page) -> Option<Response> {
+        if nav::allowed(&self.identity, page) {
+            return None;
+        }
+        let body = "<p class=\"notice error\" role=\"alert\">Votre rôle ne donne pas accès à cette page.</p>";
+        Some(html_response(StatusCode::FORBIDDEN, html::layout(page.label(), page, Some((&self.identity, &self.csrf)), body)))
+    }
+
     /// The page layout for this user.
     pub fn page(&self, title: &str, current: nav::Page, body: &str) -> Response {
         html_response(StatusCode::OK, html::layout(title, current, Some((&self.identity, &self.csrf)), body))

@@ -85,3 +85,65 @@ pub fn may_edit_actions(identity: &Identity) -> bool {
 pub fn scoped(identity: &Identity) -> bool {
     !identity.scopes.iter().any(|s| s == "*")
 }
+
+/// The FINESS of the structures a scoped user is limited to (`structure:<FINESS>`).
+pub fn structure_scopes(identity: &Identity) -> Vec<String> {
+    scoped_values(identity, "structure:")
+}
+
+/// The regions a scoped user is limited to (`region:<NORD|EST|SUD>`).
+pub fn region_scopes(identity: &Identity) -> Vec<String> {
+    scoped_values(identity, "region:")
+}
+
+fn scoped_values(identity: &Identity, prefix: &str) -> Vec<String> {
+    if !scoped(identity) {
+        return Vec::new();
+    }
+    identity
+        .scopes
+        .iter()
+        .filter_map(|s| s.strip_prefix(prefix))
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use filieris_runtime::identity::CallerKind;
+
+    use super::*;
+
+    fn who(roles: &[&str], scopes: &[&str]) -> Identity {
+        Identity {
+            caller: "staff:x".into(),
+            kind: CallerKind::Staff,
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn menus_follow_roles() {
+        let manager = who(&["structure_manager"], &["structure:620000018"]);
+        assert!(allowed(&manager, Page::Structures));
+        assert!(!allowed(&manager, Page::Budgets));
+        assert!(!allowed(&manager, Page::Missions));
+        let admin = who(&["admin"], &["*"]);
+        assert!(PAGES.iter().all(|p| allowed(&admin, *p)));
+        assert!(may_edit_actions(&admin));
+        assert!(!may_edit_actions(&manager));
+    }
+
+    #[test]
+    fn scopes_narrow_only_scoped_users() {
+        let manager = who(&["structure_manager"], &["structure:620000018", "structure:bad\"value"]);
+        assert_eq!(structure_scopes(&manager), vec!["620000018".to_owned()]);
+        assert!(region_scopes(&manager).is_empty());
+        let controller = who(&["regional_controller"], &["region:NORD"]);
+        assert_eq!(region_scopes(&controller), vec!["NORD".to_owned()]);
+        let national = who(&["head_office"], &["*", "region:NORD"]);
+        assert!(region_scopes(&national).is_empty());
+    }
+}

@@ -27,11 +27,17 @@ fn status_text(s: i32) -> &'static str {
 
 /// GET /ui/actions
 pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Response {
+    if let Some(denied) = ctx.guard(Page::Actions) {
+        return denied;
+    }
     render(&ctx, &q, None).await
 }
 
 /// POST /ui/actions/{code} — a new status for one action.
 pub async fn update(ctx: Ctx, Path(code): Path<String>, body: String) -> Response {
+    if let Some(denied) = ctx.guard(Page::Actions) {
+        return denied;
+    }
     let f = form(&body);
     if let Err(r) = ctx.check_csrf(&f) {
         return r;

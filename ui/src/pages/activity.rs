@@ -50,18 +50,31 @@ pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Respons
          <p class=\"hint\">Part des patients et des actes relevant du régime minier. Un patient vu dans deux régions compte une fois dans chacune.</p>",
         esc(line_label)
     );
-    let scopes = [("", "National"), ("regions/NORD", "Nord"), ("regions/EST", "Est"), ("regions/SUD", "Sud")];
+    // A scoped user sees their structures or regions, others the nation and the three regions.
+    let own = crate::nav::structure_scopes(&ctx.identity);
+    let own_regions = crate::nav::region_scopes(&ctx.identity);
+    let scopes: Vec<(String, String)> = if !own.is_empty() {
+        own.iter().map(|f| (format!("structures/{f}"), format!("FINESS {f}"))).collect()
+    } else if !own_regions.is_empty() {
+        own_regions.iter().map(|r| (format!("regions/{r}"), r.clone())).collect()
+    } else {
+        [("", "National"), ("regions/NORD", "Nord"), ("regions/EST", "Est"), ("regions/SUD", "Sud")]
+            .iter()
+            .map(|(s, l)| ((*s).to_owned(), (*l).to_owned()))
+            .collect()
+    };
+    let national = own.is_empty() && own_regions.is_empty();
     let mut rows = Vec::new();
-    for (scope, label) in scopes {
-        let req = act::GetOpeningRateRequest { period: y.to_string(), line: line as i32, scope: scope.to_owned() };
-        rows.push((label, client.get_opening_rate(ctx.req(req)).await));
+    for (scope, label) in &scopes {
+        let req = act::GetOpeningRateRequest { period: y.to_string(), line: line as i32, scope: scope.clone() };
+        rows.push((label.as_str(), client.get_opening_rate(ctx.req(req)).await));
     }
     let bars: Vec<(String, f64, String)> = rows
         .iter()
         .filter_map(|(label, r)| {
             let r = r.as_ref().ok()?.get_ref();
             let p = r.patients.as_ref()?;
-            Some(((*label).to_owned(), p.percent, html::percent(p.numerator, p.denominator)))
+            Some((label.to_string(), p.percent, html::percent(p.numerator, p.denominator)))
         })
         .collect();
     if !bars.is_empty() {
@@ -91,13 +104,14 @@ pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Respons
     }
     body.push_str("</tbody></table></section>");
 
-    // Quarters of the year, nationally.
-    let _ = write!(body, "<section aria-labelledby=\"q-h\"><h2 id=\"q-h\">Actes par trimestre {y} (national)</h2>");
+    // Quarters of the year, in the user's first scope.
+    let (quarter_scope, quarter_label) = if national { (String::new(), "national".to_owned()) } else { scopes[0].clone() };
+    let _ = write!(body, "<section aria-labelledby=\"q-h\"><h2 id=\"q-h\">Actes par trimestre {y} ({})</h2>", esc(&quarter_label));
     let mut points = Vec::new();
     let mut quarter_rows = String::new();
     for quarter in 1..=4 {
         let period = format!("{y}Q{quarter}");
-        let req = act::GetOpeningRateRequest { period: period.clone(), line: line as i32, scope: String::new() };
+        let req = act::GetOpeningRateRequest { period: period.clone(), line: line as i32, scope: quarter_scope.clone() };
         match client.get_opening_rate(ctx.req(req)).await {
             Ok(r) => {
                 let r = r.into_inner();

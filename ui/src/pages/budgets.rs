@@ -95,11 +95,17 @@ fn fund_of(code: &str) -> &'static str {
 
 /// GET /ui/budgets
 pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Response {
+    if let Some(denied) = ctx.guard(Page::Budgets) {
+        return denied;
+    }
     render(&ctx, fund_of(param(&q, "fonds")), year(&q, 2023), None, &HashMap::new()).await
 }
 
 /// POST /ui/budgets/virements — a transfer request; the rule's answer is shown on the page.
 pub async fn transfer(ctx: Ctx, body: String) -> Response {
+    if let Some(denied) = ctx.guard(Page::Budgets) {
+        return denied;
+    }
     let f = form(&body);
     if let Err(r) = ctx.check_csrf(&f) {
         return r;

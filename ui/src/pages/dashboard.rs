@@ -65,9 +65,13 @@ fn key_of(indicator: &str) -> &str {
 }
 
 /// The scope asked by the filters: a structure group wins over a region.
-fn scope_of(q: &HashMap<String, String>) -> String {
+fn scope_of(q: &HashMap<String, String>, own_region: Option<&str>) -> String {
     let plain = |v: &str| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
-    let (region, group) = (param(q, "region"), param(q, "groupe"));
+    let region = match param(q, "region") {
+        "" => own_region.unwrap_or(""),
+        r => r,
+    };
+    let group = param(q, "groupe");
     if plain(group) {
         format!("structureGroups/{group}")
     } else if matches!(region, "NORD" | "EST" | "SUD") {
@@ -81,7 +85,9 @@ fn scope_of(q: &HashMap<String, String>) -> String {
 pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Response {
     let y = year(&q, 2022);
     let theme = param(&q, "theme");
-    let scope = scope_of(&q);
+    // A regional controller's dashboard opens on their region.
+    let own_region = crate::nav::region_scopes(&ctx.identity).into_iter().next();
+    let scope = scope_of(&q, own_region.as_deref());
     let mut client = SteeringServiceClient::new(ctx.channel("steering"));
     let answer = client
         .get_dashboard(ctx.req(pb::GetDashboardRequest { cog: String::new(), as_of_time: None, scope: scope.clone(), year: 0 }))

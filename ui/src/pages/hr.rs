@@ -17,6 +17,9 @@ use crate::{Ctx, svg, why};
 
 /// GET /ui/rh
 pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Response {
+    if let Some(denied) = ctx.guard(Page::Hr) {
+        return denied;
+    }
     let y = year(&q, 2023);
     let mut body = html::filter_form("/ui/rh", &html::select("annee", "Année", &year_options(), &y.to_string()));
     let mut client = HrServiceClient::new(ctx.channel("hr"));
@@ -93,7 +96,9 @@ pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Respons
 
     body.push_str("<section aria-labelledby=\"g-h\"><h2 id=\"g-h\">GEPP : postes vacants et départs prévus</h2>");
     let page = param(&q, "page");
-    let req = hr::GetGeppViewRequest { page_size: 30, page_token: page.to_owned(), ..Default::default() };
+    // A structure manager's GEPP view is their structure's (the first of their scope).
+    let finess = crate::nav::structure_scopes(&ctx.identity).into_iter().next().unwrap_or_default();
+    let req = hr::GetGeppViewRequest { finess, page_size: 30, page_token: page.to_owned(), ..Default::default() };
     match client.get_gepp_view(ctx.req(req)).await {
         Err(status) => body.push_str(&html::unavailable("Vue GEPP", &why(&status))),
         Ok(r) => {

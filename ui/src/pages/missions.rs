@@ -43,6 +43,9 @@ fn deliverable_status(s: i32) -> (&'static str, &'static str) {
 
 /// GET /ui/missions
 pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Response {
+    if let Some(denied) = ctx.guard(Page::Missions) {
+        return denied;
+    }
     let y = year(&q, 2023);
     let mut body = html::filter_form("/ui/missions", &html::select("annee", "Année", &year_options(), &y.to_string()));
     let mut client = MissionsServiceClient::new(ctx.channel("missions"));

@@ -34,6 +34,9 @@ const SCOPED: &str = "<p class=\"notice\" role=\"status\">Le rapport d'exécutio
 
 /// GET /ui/rapports
 pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Response {
+    if let Some(denied) = ctx.guard(Page::Reports) {
+        return denied;
+    }
     let y = year(&q, 2022);
     let years: Vec<(String, String)> = [2022, 2023, 2024].iter().map(|y| (y.to_string(), y.to_string())).collect();
     if scoped(&ctx.identity) {
@@ -80,6 +83,9 @@ async fn generate(ctx: &Ctx, y: i32) -> anyhow::Result<report::Rendered> {
 
 /// GET /ui/rapports/telecharger?annee=2022&format=html
 pub async fn download(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Response {
+    if let Some(denied) = ctx.guard(Page::Reports) {
+        return denied;
+    }
     if scoped(&ctx.identity) {
         return ctx.page("Rapports", Page::Reports, SCOPED);
     }

@@ -13,6 +13,9 @@ const BODY: &str = "<p class=\"notice\" role=\"status\">Cette version de la pass
     <code>filieris-steering report</code>.</p>";
 
 pub async fn page(ctx: Ctx, Query(_): Query<HashMap<String, String>>) -> Response {
+    if let Some(denied) = ctx.guard(Page::Reports) {
+        return denied;
+    }
     ctx.page("Rapports", Page::Reports, BODY)
 }
 

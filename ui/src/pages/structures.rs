@@ -93,6 +93,15 @@ pub async fn list(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Respons
             terms.push(format!("{field} = \"{v}\""));
         }
     }
+    // A scoped user's list starts from their perimeter (the registry applies the same scope to the rows it returns).
+    let own = crate::nav::structure_scopes(&ctx.identity);
+    let own_regions = crate::nav::region_scopes(&ctx.identity);
+    for (field, values) in [("finess", &own), ("region", &own_regions)] {
+        if !values.is_empty() {
+            let alternatives: Vec<String> = values.iter().map(|v| format!("{field} = \"{v}\"")).collect();
+            terms.push(if alternatives.len() == 1 { alternatives.join("") } else { format!("({})", alternatives.join(" OR ")) });
+        }
+    }
     let mut client = RegistryServiceClient::new(ctx.channel("registry"));
     let groups = client
         .list_structure_groups(ctx.req(reg::ListStructureGroupsRequest { page_size: 200, page_token: String::new() }))
