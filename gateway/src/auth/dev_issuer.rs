@@ -42,7 +42,7 @@ pub const DEV_STAFF_GRANT: &str = "urn:filieris:dev-staff";
 pub const TOKEN_TTL: u64 = 3600;
 /// FINESS of the demo centre the development structure manager runs
 /// (Centre de santé Filieris Lens Centre in the registry's demo data).
-pub const DEMO_CENTRE_FINESS: &str = "620000018";
+pub const DEMO_CENTRE_FINESS: &str = "620990010";
 
 /// A machine client of the development issuer (client credentials).
 #[derive(Debug, Clone, Copy)]
@@ -84,7 +84,7 @@ pub const DEV_USERS: &[DevUser] = &[
         id: "manager-lens",
         label: "Structure manager, Centre de santé Filieris Lens Centre",
         roles: &["structure_manager"],
-        scopes: &["structure:620000018"],
+        scopes: &["structure:620990010"],
     },
     DevUser { id: "hr", label: "HR (DNRH)", roles: &["hr"], scopes: &["*"] },
     DevUser { id: "finance", label: "Finance", roles: &["finance"], scopes: &["*"] },

@@ -11,12 +11,14 @@ use filieris_runtime::Identity;
 use filieris_runtime::idempotency::IdempotencyKey;
 use filieris_runtime::identity::caller;
 use filieris_runtime::pagination::page_size;
+use filieris_runtime::scope::Visibility;
 use filieris_runtime::write::{self, Writers};
 use prost::Message;
 use tonic::{Request, Response, Status};
 
+use crate::domain::filter::{Cmp, Term};
 use crate::domain::validate::group_code;
-use crate::domain::{STRUCTURES, filter, parse_ref};
+use crate::domain::{Ref, STRUCTURES, filter, parse_ref};
 use crate::error::{DOMAIN, RegistryError};
 use crate::storage::{ListQuery, Store, WriteContext};
 
@@ -95,10 +97,14 @@ fn json_to_prost(v: serde_json::Value) -> prost_types::Value {
 #[tonic::async_trait]
 impl RegistryService for RegistryApi {
     async fn list_structures(&self, request: Request<pb::ListStructuresRequest>) -> Result<Response<pb::ListStructuresResponse>, Status> {
-        caller(&request)?;
+        let visibility = Visibility::of(caller(&request)?);
         let r = request.into_inner();
         let page_size = size(r.page_size)?;
-        let parsed = filter::parse(&r.filter).map_err(|e| RegistryError::field("filter", e))?;
+        let mut parsed = filter::parse(&r.filter).map_err(|e| RegistryError::field("filter", e))?;
+        // Row-level scoping: one more AND clause, so the count and the pages agree.
+        if !visibility.is_all() {
+            parsed.clauses.push(visible_clause(&visibility));
+        }
         let as_of = date_or_today("as_of_date", &r.as_of_date)?;
         let page = self
             .store
@@ -120,10 +126,20 @@ impl RegistryService for RegistryApi {
     }
 
     async fn get_structure(&self, request: Request<pb::GetStructureRequest>) -> Result<Response<pb::GetStructureResponse>, Status> {
-        caller(&request)?;
+        let identity = caller(&request)?.clone();
         let r = request.into_inner();
         let as_of = date_or_today("as_of_date", &r.as_of_date)?;
         let structure = self.store.get_structure(&r.name, as_of).await?;
+        let visibility = Visibility::of(&identity);
+        if !visibility.is_all() {
+            // An antenna is seen with its parent establishment.
+            let parent =
+                if structure.parent.is_empty() { None } else { Some(self.store.get_structure(&structure.parent, as_of).await?.finess) };
+            let region = filieris_proto::types::Region::try_from(structure.region).unwrap_or_default();
+            if !visibility.covers_structure(&structure.finess, parent.as_deref(), region) {
+                return Err(RegistryError::Api(visibility.denied(DOMAIN, &identity, &r.name)).into());
+            }
+        }
         Ok(Response::new(pb::GetStructureResponse { structure: Some(structure) }))
     }
 
@@ -404,4 +420,15 @@ impl RegistryService for RegistryApi {
         let next_page_token = filieris_runtime::pagination::encode_token(&fp, &last);
         Ok(Response::new(pb::ListChangesResponse { changes, next_page_token }))
     }
+}
+
+/// The structures a limited caller sees, as one filter clause: its regions,
+/// its structures and their antennas (an empty clause matches nothing).
+fn visible_clause(visibility: &Visibility) -> Vec<Cmp> {
+    let mut clause: Vec<Cmp> = visibility.regions().iter().map(|r| Cmp { term: Term::Region(*r), negated: false }).collect();
+    for f in visibility.structures() {
+        clause.push(Cmp { term: Term::Finess(f.clone()), negated: false });
+        clause.push(Cmp { term: Term::Parent(Ref::Finess(f.clone())), negated: false });
+    }
+    clause
 }
