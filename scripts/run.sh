@@ -230,7 +230,10 @@ for entry in "${SERVICES[@]}"; do
   wait_until "$name" "${PIDS[-1]}" tcp_open "${!addr_var}"
 done
 
-start gateway "$GATEWAY_ADDR" "FILIERIS_DEV_API_KEY=$DEV_KEY"
+# The development token issuer (OAuth2 client credentials for the partner and
+# job clients, a staff sign-in), its key generated once into the state directory.
+start gateway "$GATEWAY_ADDR" "FILIERIS_DEV_API_KEY=$DEV_KEY" "FILIERIS_DEV_ISSUER=1" \
+  "FILIERIS_DEV_ISSUER_KEY_FILE=$FILIERIS_STATE_DIR/dev-issuer.pk8"
 GATEWAY_URL="http://$(reach "$GATEWAY_ADDR")"
 wait_until gateway "${PIDS[-1]}" http_ok "$GATEWAY_URL/healthz"
 
@@ -251,6 +254,10 @@ Filieris is running.
   Try:
     curl -H "Authorization: Bearer $DEV_KEY" "$GATEWAY_URL/v1/structures?page_size=5"
     curl -H "Authorization: Bearer $DEV_KEY" "$GATEWAY_URL/v1/openingRate?period=2018&line=ACTIVITY_LINE_GENERAL_MEDICINE"
+
+  Development token issuer (users and clients: $GATEWAY_URL/oauth/dev-users):
+    curl -d grant_type=client_credentials -d client_id=cdc -d client_secret=cdc-dev-secret $GATEWAY_URL/oauth/token
+    curl -d grant_type=urn:filieris:dev-staff -d username=manager-lens $GATEWAY_URL/oauth/token
 
 Press Ctrl-C to stop.
 EOF
