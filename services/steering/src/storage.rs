@@ -391,11 +391,12 @@ impl Store {
             }
             for (year, printed) in &item.printed_results {
                 let key = &item.definition.key;
-                let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM indicator_value WHERE key = $1 AND year = $2)")
-                    .bind(key)
-                    .bind(year)
-                    .fetch_one(&mut *tx)
-                    .await?;
+                let exists: bool =
+                    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM indicator_value WHERE key = $1 AND year = $2 AND scope = 'national')")
+                        .bind(key)
+                        .bind(year)
+                        .fetch_one(&mut *tx)
+                        .await?;
                 if exists {
                     continue;
                 }
