@@ -161,8 +161,7 @@ impl Platform {
             hr: format!("http://{hr_addr}"),
             missions: format!("http://{missions_addr}"),
         };
-        let steering =
-            filieris_steering::SteeringApi::new(steering_store, filieris_steering::sources::Upstreams::new(&urls, key.clone())?);
+        let steering = filieris_steering::SteeringApi::new(steering_store, filieris_steering::sources::Upstreams::new(&urls, key.clone())?);
         let (listener, steering_addr) = free_listener().await?;
         let (tx, rx) = oneshot::channel::<()>();
         stops.push(("steering", tx));
@@ -240,6 +239,7 @@ impl Platform {
     /// COG years computed from what the services hold.
     pub async fn seed_ui_demo(&self) -> anyhow::Result<()> {
         let key = InternalKey::from_hex(INTERNAL_KEY).map_err(anyhow::Error::msg)?;
+        self.seed_demo_acts(2022, 0.02).await?;
         let hr_pool = filieris_runtime::db::connect(&self.database_url, filieris_hr::SCHEMA, 2, &filieris_hr::MIGRATOR).await?;
         filieris_hr::seed::load_demo(&filieris_hr::storage::Store::new(hr_pool.clone()), None).await?;
         hr_pool.close().await;
@@ -265,6 +265,49 @@ impl Platform {
             me.attach(&key, &mut req);
             steering.compute_indicators(req).await?;
         }
+        Ok(())
+    }
+
+    /// Synthetic acts of one year for every demo health centre (general
+    /// medicine and nursing), at `scale` of the real volumes, imported as one batch.
+    pub async fn seed_demo_acts(&self, year: i32, scale: f64) -> anyhow::Result<()> {
+        use filieris_activity::synth::{Centre, Lines, Options, Plan};
+        let pool = filieris_runtime::db::connect(&self.database_url, filieris_activity::SCHEMA, 2, &filieris_activity::MIGRATOR).await?;
+        let rows: Vec<(String, i16, chrono::NaiveDate, Option<chrono::NaiveDate>)> = sqlx::query_as(
+            "SELECT finess, region, open_date, close_date FROM structure_cache \
+             WHERE category = 'HEALTH_CENTRE' AND level = 'ESTABLISHMENT' AND finess IS NOT NULL ORDER BY finess",
+        )
+        .fetch_all(&pool)
+        .await?;
+        let centres: Vec<Centre> = rows
+            .into_iter()
+            .filter_map(|(finess, region, open_date, close_date)| {
+                let region = filieris_proto::types::Region::try_from(i32::from(region)).ok()?;
+                Some(Centre { finess, region, open_date, close_date, lines: Lines::POLYVALENT })
+            })
+            .collect();
+        let plan = Plan::new(Options::new(year, scale), &centres).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let identity = filieris_runtime::identity::Identity {
+            caller: "job:e2e-seed".into(),
+            kind: filieris_runtime::identity::CallerKind::Job,
+            roles: vec!["admin".into()],
+            scopes: vec!["*".into()],
+        };
+        let request_id = format!("e2e-demo-acts-{year}");
+        let ctx = filieris_activity::storage::ImportContext {
+            identity: &identity,
+            method: "seed/ImportActs",
+            request_id: &request_id,
+            source_system: "DEMO",
+        };
+        let mut acts = plan.acts();
+        let chunks = futures::stream::iter(std::iter::from_fn(move || {
+            let chunk = acts.next_chunk(10_000);
+            (!chunk.is_empty()).then(|| Ok(chunk.into_iter().map(filieris_activity::domain::upload::RowInput::Act).collect()))
+        }));
+        let store = filieris_activity::storage::Store::new(pool.clone(), pseudonyms_of()?);
+        store.import(&ctx, chunks).await.map_err(|e| anyhow::anyhow!("import: {}", filieris_runtime::error::ApiError::from(e)))?;
+        pool.close().await;
         Ok(())
     }
 

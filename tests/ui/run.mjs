@@ -79,7 +79,12 @@ try {
   const regions = await page.locator("#structures tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.region));
   check(regions.length > 0 && regions.every((r) => r === "Nord"), `filtered by region: ${regions.length} rows, all in Nord`);
   await shot(page, "offre-de-soins");
-  const first = page.locator("#structures tbody tr th a").first();
+  // A health centre with its own FINESS (its page has activity figures).
+  const first = page
+    .locator("#structures tbody tr", { has: page.locator("td:nth-of-type(1):not(:empty)") })
+    .filter({ has: page.locator("td:nth-of-type(2)", { hasText: "Centre de santé" }) })
+    .locator("th a")
+    .first();
   const name = (await first.textContent()).trim();
   await first.click();
   await page.waitForLoadState();

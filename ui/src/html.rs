@@ -80,19 +80,20 @@ pub fn unavailable(what: &str, why: &str) -> String {
 
 /// A `<select>` with a visible label; `options` are (value, label).
 pub fn select(name: &str, label: &str, options: &[(String, String)], selected: &str) -> String {
-    let mut s = format!("<label for=\"f-{n}\">{}</label><select id=\"f-{n}\" name=\"{n}\">", esc(label), n = esc(name));
+    let mut s =
+        format!("<div class=\"field\"><label for=\"f-{n}\">{}</label><select id=\"f-{n}\" name=\"{n}\">", esc(label), n = esc(name));
     for (value, text) in options {
         let sel = if value == selected { " selected" } else { "" };
         let _ = write!(s, "<option value=\"{}\"{sel}>{}</option>", esc(value), esc(text));
     }
-    s.push_str("</select>");
+    s.push_str("</select></div>");
     s
 }
 
 /// A text input with a visible label.
 pub fn input(name: &str, label: &str, kind: &str, value: &str, extra: &str) -> String {
     format!(
-        "<label for=\"f-{n}\">{}</label><input id=\"f-{n}\" name=\"{n}\" type=\"{}\" value=\"{}\" {extra}>",
+        "<div class=\"field\"><label for=\"f-{n}\">{}</label><input id=\"f-{n}\" name=\"{n}\" type=\"{}\" value=\"{}\" {extra}></div>",
         esc(label),
         esc(kind),
         esc(value),

@@ -38,6 +38,33 @@ pub fn hbars(title: &str, rows: &[(String, f64, String)]) -> String {
     s
 }
 
+/// Stacked horizontal bars: one row per (label, parts); part `i` gets class `seg-i`.
+pub fn stacked(title: &str, rows: &[(String, Vec<i64>)]) -> String {
+    let max = rows.iter().map(|r| r.1.iter().map(|v| v.max(&0)).sum::<i64>()).max().unwrap_or(0);
+    let (row_h, label_w, bar_w) = (26, 230, 420);
+    let height = rows.len() as i32 * row_h + 8;
+    let mut s = format!(
+        "<svg class=\"chart\" role=\"img\" aria-label=\"{t}\" viewBox=\"0 0 {w} {height}\" width=\"{w}\" height=\"{height}\"><title>{t}</title>",
+        t = esc(title),
+        w = label_w + bar_w + 60
+    );
+    for (i, (label, parts)) in rows.iter().enumerate() {
+        let y = i as i32 * row_h + 4;
+        let _ =
+            write!(s, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" class=\"lbl\">{}</text>", label_w - 8, y + 15, esc(&shorten(label, 34)));
+        let mut x = label_w;
+        for (j, v) in parts.iter().enumerate() {
+            let len = if max > 0 { ((*v).max(0) as f64 / max as f64 * bar_w as f64).round() as i32 } else { 0 };
+            let _ = write!(s, "<rect x=\"{x}\" y=\"{y}\" width=\"{len}\" height=\"{}\" class=\"seg-{j}\"/>", row_h - 8);
+            x += len;
+        }
+        let total: i64 = parts.iter().sum();
+        let _ = write!(s, "<text x=\"{}\" y=\"{}\" class=\"val\">{total}</text>", x + 6, y + 15);
+    }
+    s.push_str("</svg>");
+    s
+}
+
 /// A line over labelled points; `None` leaves a gap (not available).
 pub fn line(title: &str, points: &[(String, Option<f64>)], width: i32, height: i32) -> String {
     let known: Vec<f64> = points.iter().filter_map(|p| p.1).filter(|v| v.is_finite()).collect();
@@ -137,6 +164,14 @@ mod tests {
         assert!(!svg.contains("NaN"));
         let flat = line("t", &[("a".into(), Some(2.0))], 100, 50);
         assert!(!flat.contains("NaN"));
+    }
+
+    #[test]
+    fn stacked_bars_share_one_scale() {
+        let svg = stacked("t", &[("a".into(), vec![1, 1, 2]), ("b".into(), vec![2, 0, 0])]);
+        assert!(svg.contains("width=\"210\" height=\"18\" class=\"seg-2\""));
+        assert!(svg.contains("width=\"210\" height=\"18\" class=\"seg-0\""));
+        assert!(!svg.contains("NaN"));
     }
 
     #[test]

@@ -95,12 +95,16 @@ async fn render(ctx: &Ctx, q: &HashMap<String, String>, notice: Option<String>) 
         Err(s) => body.push_str(&html::unavailable("Décompte", &why(&s))),
         Ok(c) => {
             let c = c.into_inner();
-            let bars: Vec<(String, f64, String)> = c
+            let bars: Vec<(String, Vec<i64>)> = c
                 .axes
                 .iter()
-                .map(|a| (format!("Axe {} — {}", a.axis, a.axis_label), a.done as f64, format!("{} réalisée(s) / {}", a.done, a.total)))
+                .map(|a| (format!("Axe {} — {}", a.axis, a.axis_label), vec![a.to_come.into(), a.in_progress.into(), a.done.into()]))
                 .collect();
-            body.push_str(&svg::hbars("Actions réalisées par axe", &bars));
+            body.push_str(&svg::stacked("Actions par axe et statut", &bars));
+            body.push_str(
+                "<ul class=\"legend\"><li><span class=\"seg-0\"></span>À venir</li><li><span class=\"seg-1\"></span>En cours</li>\
+                 <li><span class=\"seg-2\"></span>Réalisées</li></ul>",
+            );
             body.push_str("<table><thead><tr><th scope=\"col\">Axe</th><th scope=\"col\">Total</th><th scope=\"col\">À venir</th><th scope=\"col\">En cours</th><th scope=\"col\">Réalisées</th></tr></thead><tbody>");
             for a in c.axes.iter().chain(c.total.as_ref()) {
                 let label = if a.axis == 0 { "Total".to_owned() } else { format!("Axe {} — {}", a.axis, a.axis_label) };

@@ -138,7 +138,7 @@ pub async fn transfer(ctx: Ctx, body: String) -> Response {
                 },
                 Err(status) => {
                     let reason = status.get_details_error_info().map(|i| i.reason).unwrap_or_default();
-                    let mut message = why(&status);
+                    let mut message = status.message().to_owned();
                     if let Some(bad) = status.get_details_bad_request() {
                         for v in bad.field_violations {
                             let _ = write!(message, " ; {} : {}", v.field, v.description);
@@ -209,6 +209,36 @@ async fn render(ctx: &Ctx, fund: &str, y: i32, answer: Option<Answer>, previous:
             }
         }
     }
+    // The request form: detail lines only (a subtotal is not postable).
+    let postable: Vec<(String, String)> = lines
+        .iter()
+        .filter(|l| l.nature != fin::LineNature::Subtotal as i32)
+        .map(|l| (l.code.clone(), format!("{} — {}", l.code, l.label)))
+        .collect();
+    if failure.is_none() && !postable.is_empty() {
+        let prev = |k: &str| previous.get(k).cloned().unwrap_or_default();
+        let from = if prev("de").is_empty() { postable[0].0.clone() } else { prev("de") };
+        let to = if prev("vers").is_empty() { postable.get(1).map(|p| p.0.clone()).unwrap_or_default() } else { prev("vers") };
+        let date = if prev("date").is_empty() { format!("{y}-06-15") } else { prev("date") };
+        let _ = write!(
+            body,
+            "<section aria-labelledby=\"f-h\"><h2 id=\"f-h\">Demander un virement</h2>\
+             <form method=\"post\" action=\"/ui/budgets/virements\" class=\"grid\" id=\"transfer-form\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"jeton\" value=\"{jeton}\">\
+             <input type=\"hidden\" name=\"fonds\" value=\"{fund}\"><input type=\"hidden\" name=\"annee\" value=\"{y}\">\
+             <div>{from}</div><div>{to}</div><div>{amount}</div><div>{date}</div><div class=\"wide\">{reason}</div>\
+             <div class=\"check\"><input type=\"checkbox\" id=\"f-modificative\" name=\"modificative\" value=\"1\"><label for=\"f-modificative\">Décision modificative (vote du conseil puis approbation des ministères)</label></div>\
+             <div><button type=\"submit\">Envoyer la demande</button></div></form>\
+             <p class=\"hint\">La règle du fonds répond aussitôt : virement effectué, demande enregistrée pour approbation, ou refus motivé.</p></section>",
+            csrf = esc(&ctx.csrf),
+            jeton = session::new_csrf(),
+            from = html::select("de", "Ligne d'origine", &postable, &from),
+            to = html::select("vers", "Ligne de destination", &postable, &to),
+            amount = html::input("montant", "Montant (€)", "text", &prev("montant"), "inputmode=\"decimal\" required"),
+            date = html::input("date", "Date du virement", "date", &date, "required"),
+            reason = html::input("motif", "Motif", "text", &prev("motif"), "required"),
+        );
+    }
     let _ = write!(body, "<section aria-labelledby=\"l-h\"><h2 id=\"l-h\">Lignes {fund} {y}</h2>");
     if let Some(f) = &failure {
         body.push_str(&html::unavailable("Lignes budgétaires", f));
@@ -230,7 +260,7 @@ async fn render(ctx: &Ctx, fund: &str, y: i32, answer: Option<Answer>, previous:
             let class = if l.nature == fin::LineNature::Subtotal as i32 { " class=\"subtotal\"" } else { "" };
             let _ = write!(
                 body,
-                "<tr{class}><th scope=\"row\">{}</th><td>{}</td><td>{nature}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{} {}</td></tr>",
+                "<tr{class}><th scope=\"row\">{}</th><td>{}</td><td class=\"nowrap\">{nature}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"nowrap\">{} {}</td></tr>",
                 esc(&l.code),
                 esc(&l.label),
                 esc(&html::euros(p.authorised_cents)),
@@ -283,36 +313,6 @@ async fn render(ctx: &Ctx, fund: &str, y: i32, answer: Option<Answer>, previous:
     }
     body.push_str("</section>");
 
-    // The request form: detail lines only (a subtotal is not postable).
-    let postable: Vec<(String, String)> = lines
-        .iter()
-        .filter(|l| l.nature != fin::LineNature::Subtotal as i32)
-        .map(|l| (l.code.clone(), format!("{} — {}", l.code, l.label)))
-        .collect();
-    if failure.is_none() && !postable.is_empty() {
-        let prev = |k: &str| previous.get(k).cloned().unwrap_or_default();
-        let from = if prev("de").is_empty() { postable[0].0.clone() } else { prev("de") };
-        let to = if prev("vers").is_empty() { postable.get(1).map(|p| p.0.clone()).unwrap_or_default() } else { prev("vers") };
-        let date = if prev("date").is_empty() { format!("{y}-06-15") } else { prev("date") };
-        let _ = write!(
-            body,
-            "<section aria-labelledby=\"f-h\"><h2 id=\"f-h\">Demander un virement</h2>\
-             <form method=\"post\" action=\"/ui/budgets/virements\" class=\"grid\" id=\"transfer-form\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"jeton\" value=\"{jeton}\">\
-             <input type=\"hidden\" name=\"fonds\" value=\"{fund}\"><input type=\"hidden\" name=\"annee\" value=\"{y}\">\
-             <div>{from}</div><div>{to}</div><div>{amount}</div><div>{date}</div><div class=\"wide\">{reason}</div>\
-             <div class=\"check\"><input type=\"checkbox\" id=\"f-modificative\" name=\"modificative\" value=\"1\"><label for=\"f-modificative\">Décision modificative (vote du conseil puis approbation des ministères)</label></div>\
-             <div><button type=\"submit\">Envoyer la demande</button></div></form>\
-             <p class=\"hint\">La règle du fonds répond aussitôt : virement effectué, demande enregistrée pour approbation, ou refus motivé.</p></section>",
-            csrf = esc(&ctx.csrf),
-            jeton = session::new_csrf(),
-            from = html::select("de", "Ligne d'origine", &postable, &from),
-            to = html::select("vers", "Ligne de destination", &postable, &to),
-            amount = html::input("montant", "Montant (€)", "text", &prev("montant"), "inputmode=\"decimal\" required"),
-            date = html::input("date", "Date du virement", "date", &date, "required"),
-            reason = html::input("motif", "Motif", "text", &prev("motif"), "required"),
-        );
-    }
     ctx.page("Budgets", Page::Budgets, &body)
 }
 

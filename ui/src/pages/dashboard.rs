@@ -213,8 +213,8 @@ pub async fn indicator(ctx: Ctx, Path(key): Path<String>, Query(q): Query<HashMa
                 let source = d.source.as_ref().map(|s| s.reference.clone()).unwrap_or_default();
                 let _ = write!(
                     body,
-                    "<dl class=\"facts\"><dt>Thème</dt><dd>{}</dd><dt>Unité</dt><dd>{}</dd><dt>Périmètre</dt><dd>{}</dd>\
-                     <dt>Source</dt><dd>{}</dd><dt>Sens</dt><dd>{}</dd><dt>Version de la définition</dt><dd>{}</dd></dl>",
+                    "<section aria-labelledby=\"d-h\"><h2 id=\"d-h\">Définition</h2><dl class=\"facts\"><dt>Thème</dt><dd>{}</dd><dt>Unité</dt><dd>{}</dd><dt>Périmètre</dt><dd>{}</dd>\
+                     <dt>Source</dt><dd>{}</dd><dt>Sens</dt><dd>{}</dd><dt>Version de la définition</dt><dd>{}</dd></dl></section>",
                     esc(&d.theme),
                     esc(&d.unit),
                     esc(&d.scope),

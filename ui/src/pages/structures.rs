@@ -192,8 +192,8 @@ pub async fn detail(ctx: Ctx, Path(id): Path<String>) -> Response {
          <dt>FINESS</dt><dd data-finess>{}</dd><dt>SIRET</dt><dd>{}</dd><dt>Catégorie</dt><dd>{}</dd><dt>Région</dt><dd data-region>{}</dd>\
          <dt>Département</dt><dd>{}</dd><dt>Adresse</dt><dd>{}</dd><dt>Statut</dt><dd>{}</dd><dt>Ouverture</dt><dd>{}</dd>\
          <dt>Fermeture</dt><dd>{}</dd><dt>Entité juridique</dt><dd>{}</dd><dt>Révision</dt><dd>{}</dd></dl></section>",
-        esc(&s.finess),
-        esc(&s.siret),
+        esc(if s.finess.is_empty() { "— (antenne)" } else { &s.finess }),
+        esc(if s.siret.is_empty() { "—" } else { &s.siret }),
         esc(&category_label(s.category)),
         region_label(s.region),
         esc(&s.department),
