@@ -502,4 +502,12 @@ async fn ts_59_landing_of_indicator_2_with_the_previous_year_seasonality() {
     assert_eq!((r.seasonal_cells, r.run_rate_cells), (0, 2));
     assert_eq!(r.landing.as_ref().map(|a| a.result_cents), Some(12 * (48_000_000 - 49_200_000)));
     assert_eq!(r.status, pb::LandingStatus::Unspecified as i32);
+
+    // A target number at the bottom of i32 is a client mistake, not an overflow.
+    let e = env
+        .api
+        .get_landing_forecast(req(pb::GetLandingForecastRequest { year: 2022, month: 3, scope: String::new(), target_number: i32::MIN }))
+        .await
+        .expect_err("i32::MIN");
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
 }

@@ -312,7 +312,7 @@ impl FinanceResultsService for ResultsApi {
         let target = if req.target_number == 0 {
             None
         } else {
-            let t = usize::try_from(req.target_number - 1).ok().and_then(|k| targets().ok()?.get(k));
+            let t = req.target_number.checked_sub(1).and_then(|k| usize::try_from(k).ok()).and_then(|k| targets().ok()?.get(k));
             if t.is_none() {
                 v.add("target_number", "must be 1 to 12");
             } else if !req.scope.is_empty() {
