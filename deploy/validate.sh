@@ -3,7 +3,7 @@
 #   1. the generated per-workload files match deploy/tools/generate.py;
 #   2. each overlay (dev, prod) and the recovery template render (kustomize
 #      subset, deploy/tools/kustomize_lite.py) and every object validates
-#      against the Kubernetes schemas (kubernetes-validate, strict), the
+#      against the Kubernetes 1.31 and 1.33 schemas (kubernetes-validate, strict), the
 #      CloudNativePG subset schema and the project rules (deploy/tools/validate.py);
 #   3. the rendered overlays hold what docs/operations.md says (tools/test_render.py);
 #   4. the broken fixture deploy/tests/broken is rejected, with each of its

@@ -17,7 +17,9 @@ import kubernetes_validate
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import kustomize_lite  # noqa: E402
 
-KUBERNETES_VERSION = "1.33.0"
+# The oldest supported version (docs/operations.md: gRPC probes, preStop sleep,
+# matchLabelKeys in pod affinity) and a current one.
+KUBERNETES_VERSIONS = ("1.31.0", "1.33.0")
 SCHEMAS = pathlib.Path(__file__).resolve().parent.parent / "schemas"
 # The only Secrets the manifests may reference; they are created by hand
 # (docs/operations.md), never committed.
@@ -97,12 +99,13 @@ def validate(obj):
         if validator is None:
             return [f"no schema for CloudNativePG kind {kind} (add it to deploy/schemas/cnpg-subset.json)"]
         return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator.iter_errors(obj)]
-    try:
-        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
-    except kubernetes_validate.ValidationError as e:
-        return [f"{'.'.join(map(str, e.path)) or '<root>'}: {e.message}"]
-    except kubernetes_validate.SchemaNotFoundError as e:
-        return [e.message]
+    for version in KUBERNETES_VERSIONS:
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.ValidationError as e:
+            return [f"{'.'.join(map(str, e.path)) or '<root>'}: {e.message} (Kubernetes {version})"]
+        except kubernetes_validate.SchemaNotFoundError as e:
+            return [e.message]
     return []
 
 
