@@ -175,10 +175,13 @@ fn required_decisions() {
 
 // --- Through a real gateway ---------------------------------------------------
 
+/// Calls an upstream saw: path and the signed identity.
+type Seen = Arc<Mutex<Vec<(String, Option<Identity>)>>>;
+
 /// An upstream answering every gRPC call with an empty message and OK.
 #[derive(Clone, Default)]
 struct Fake {
-    seen: Arc<Mutex<Vec<(String, Option<Identity>)>>>,
+    seen: Seen,
 }
 
 impl Fake {

@@ -6,9 +6,10 @@
 //! publish encryption and future keys next to the signing ones.
 //!
 //! A remote set is fetched on first use, again after [`MAX_AGE`], and on a
-//! token whose `kid` it does not know (a key rotation) — at most once per
-//! [`MIN_REFRESH`], so a flood of tokens with random `kid`s cannot turn the
-//! gateway into a load generator against the issuer.
+//! token whose `kid` it does not know (a key rotation). Refetches for
+//! unknown `kid`s happen at most once per [`MIN_REFRESH`], as do retries
+//! after a failed fetch, so a flood of tokens with random `kid`s cannot turn
+//! the gateway into a load generator against the issuer.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -195,6 +196,8 @@ struct RemoteState {
     keys: Arc<Vec<Jwk>>,
     fetched_at: Option<Instant>,
     attempted_at: Option<Instant>,
+    /// Last refetch caused by an unknown `kid`.
+    kid_refetch_at: Option<Instant>,
 }
 
 impl RemoteKeys {
@@ -220,11 +223,16 @@ impl RemoteKeys {
     async fn keys(&self, kid: Option<&str>) -> Result<Arc<Vec<Jwk>>, KeyLookupError> {
         // One fetch at a time: concurrent callers wait for it instead of each fetching.
         let mut state = self.state.lock().await;
+        let recently = |at: Option<Instant>| at.is_some_and(|at| at.elapsed() < MIN_REFRESH);
         let stale = state.fetched_at.is_none_or(|at| at.elapsed() >= MAX_AGE);
         let unknown_kid = kid.is_some_and(|k| !state.keys.iter().any(|j| j.kid.as_deref() == Some(k)));
-        let may_fetch = state.attempted_at.is_none_or(|at| at.elapsed() >= MIN_REFRESH);
-        if (stale || unknown_kid) && may_fetch {
+        let refetch_stale = stale && !recently(state.attempted_at);
+        let refetch_kid = !stale && unknown_kid && !recently(state.kid_refetch_at);
+        if refetch_stale || refetch_kid {
             state.attempted_at = Some(Instant::now());
+            if refetch_kid {
+                state.kid_refetch_at = state.attempted_at;
+            }
             match self.fetch().await {
                 Ok(keys) => {
                     tracing::info!(url = %self.url, keys = keys.len(), "fetched the issuer's key set");
