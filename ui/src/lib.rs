@@ -54,13 +54,16 @@ pub struct Refusal {
 /// the identity to forward (with the service roles it grants) or a refusal.
 pub type Authorize = Arc<dyn Fn(&Identity, &str) -> Result<Identity, Refusal> + Send + Sync>;
 
+/// Issues a bearer token for a development user id (the dev issuer's signer).
+pub type DevToken = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// A development user offered on the sign-in page, and how to get their token.
 #[derive(Clone)]
 pub struct DevSignIn {
     /// (user id given to `token`, label shown).
     pub users: Vec<(String, String)>,
-    /// Issues a bearer token for a development user id (the dev issuer's signer).
-    pub token: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    /// Issues a bearer token for a development user id.
+    pub token: DevToken,
 }
 
 /// What the gateway gives the UI.

@@ -74,7 +74,7 @@ pub fn line(title: &str, points: &[(String, Option<f64>)], width: i32, height: i
         _ => (0.0, 1.0),
     };
     let pad_x = 24;
-    let top = 10;
+    let top = if height >= 100 { 22 } else { 10 };
     let bottom = height - 18;
     let n = points.len().max(1) as i32;
     let step = if n > 1 { (width - 2 * pad_x) / (n - 1) } else { 0 };
@@ -103,6 +103,17 @@ pub fn line(title: &str, points: &[(String, Option<f64>)], width: i32, height: i
     for (i, (label, v)) in points.iter().enumerate() {
         if let Some(v) = v.filter(|v| v.is_finite()) {
             let _ = write!(s, "<circle cx=\"{}\" cy=\"{}\" r=\"3\" class=\"dot\"/>", x_of(i), y_of(v));
+            // Large charts print each value above its point; sparklines stay bare.
+            if height >= 100 {
+                let shown = if v.fract() == 0.0 { crate::html::int(v as i64) } else { format!("{v:.2}").replace('.', ",") };
+                let _ = write!(
+                    s,
+                    "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" class=\"val\">{}</text>",
+                    x_of(i),
+                    (y_of(v) - 7).max(10),
+                    esc(&shown)
+                );
+            }
         }
         let _ = write!(s, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" class=\"lbl\">{}</text>", x_of(i), height - 4, esc(label));
     }
@@ -112,7 +123,7 @@ pub fn line(title: &str, points: &[(String, Option<f64>)], width: i32, height: i
 
 /// A budget line's position: consumed (executed + committed) over the authorised credits.
 pub fn budget_bar(label: &str, authorised: i64, consumed: i64) -> String {
-    let w = 240;
+    let w = 160;
     let filled = if authorised > 0 { ((consumed.max(0) as f64 / authorised as f64).min(1.0) * w as f64).round() as i32 } else { 0 };
     let over = if consumed > authorised { " over" } else { "" };
     format!(
@@ -183,7 +194,7 @@ mod tests {
 
     #[test]
     fn budget_bar_is_capped_and_marks_overruns() {
-        assert!(budget_bar("x", 100, 150).contains("width=\"240\" height=\"14\" class=\"used over\""));
+        assert!(budget_bar("x", 100, 150).contains("width=\"160\" height=\"14\" class=\"used over\""));
         assert!(budget_bar("x", 0, 0).contains("width=\"0\""));
     }
 }

@@ -25,7 +25,7 @@ const MAX_PAGES: usize = 5;
 
 /// The answer shown above the page after a transfer request.
 enum Answer {
-    Done(fin::Transfer),
+    Done(Box<fin::Transfer>),
     Refused { reason: String, message: String },
 }
 
@@ -45,6 +45,7 @@ fn rule_text(reason: &str) -> &'static str {
         "YEAR_CLOSED" => "L'exercice est clôturé.",
         "FINANCE_WRITE_DENIED" => "Votre rôle ne permet pas de demander un virement.",
         "LINE_NOT_POSTABLE" => "Cette ligne est un sous-total : choisissez une ligne de détail.",
+        "" => "La demande n'a pas abouti.",
         _ => "Le service des budgets a refusé la demande.",
     }
 }
@@ -125,7 +126,7 @@ pub async fn transfer(ctx: Ctx, body: String) -> Response {
                 amount_cents,
                 transfer_date: get("date"),
                 reason: get("motif"),
-                amending_decision: f.get("modificative").is_some(),
+                amending_decision: f.contains_key("modificative"),
                 ministries_authorisation: None,
                 // One submission, one request: a double click replays instead of transferring twice.
                 request_id: format!("ui-{}", get("jeton")),
@@ -133,12 +134,13 @@ pub async fn transfer(ctx: Ctx, body: String) -> Response {
             let mut client = BudgetServiceClient::new(ctx.channel("finance"));
             match client.create_transfer(ctx.req(req)).await {
                 Ok(r) => match r.into_inner().transfer {
-                    Some(t) => Answer::Done(t),
+                    Some(t) => Answer::Done(Box::new(t)),
                     None => Answer::Refused { reason: String::new(), message: "réponse vide du service".into() },
                 },
                 Err(status) => {
                     let reason = status.get_details_error_info().map(|i| i.reason).unwrap_or_default();
-                    let mut message = status.message().to_owned();
+                    // The rule's own words when it answered; otherwise why the call failed.
+                    let mut message = if reason.is_empty() { why(&status) } else { status.message().to_owned() };
                     if let Some(bad) = status.get_details_bad_request() {
                         for v in bad.field_violations {
                             let _ = write!(message, " ; {} : {}", v.field, v.description);
@@ -248,7 +250,7 @@ async fn render(ctx: &Ctx, fund: &str, y: i32, answer: Option<Answer>, previous:
              <th scope=\"col\">Autorisé</th><th scope=\"col\">Consommé</th><th scope=\"col\">Disponible</th><th scope=\"col\">Consommation</th></tr></thead><tbody>",
         );
         for l in &lines {
-            let p = l.position.clone().unwrap_or_default();
+            let p = l.position.unwrap_or_default();
             let consumed = p.executed_cents + p.committed_cents;
             let nature = match fin::LineNature::try_from(l.nature).unwrap_or_default() {
                 fin::LineNature::Limitative => "limitative",
