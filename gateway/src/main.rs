@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! filieris-gateway [serve]
-//! filieris-gateway create-api-key --caller partner:cdc --kind partner --roles partner --scopes '*'
+//! filieris-gateway create-api-key --caller partner:cdc --kind partner --roles partner_cdc
 //! filieris-gateway revoke-api-key --key fk_…
 //! ```
 
@@ -16,7 +16,9 @@ const USAGE: &str = "usage:
   filieris-gateway [serve]
       serve REST, gRPC and gRPC-Web on FILIERIS_GATEWAY_ADDR (default 127.0.0.1:8080)
   filieris-gateway create-api-key --caller <kind>:<name> --kind partner|staff|job|service [--roles a,b] [--scopes '*']
-      print a new API key (shown once; only its SHA-256 is stored)
+      print a new API key (shown once; only its SHA-256 is stored); roles are those of
+      gateway/policy.toml (partner_cnam, partner_cdc, partner_angdm, head_office, …), scopes
+      the rows a scoped role sees (region:NORD, structure:<FINESS>)
   filieris-gateway revoke-api-key --key <key>
       revoke a key (takes effect within FILIERIS_API_KEY_CACHE_SECONDS)
 
