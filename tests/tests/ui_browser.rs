@@ -158,6 +158,11 @@ async fn pages_over_http_follow_the_users_roles_and_scope() {
     assert!(html.contains(&format!("<td>{finess}</td>")));
     let (_, html) = get(base, "/ui/structures?region=SUD&categorie=HOSPITAL", &manager).await;
     assert_eq!(html.matches("<tr data-region=").count(), 0, "{html}");
+    let (status, html) = get(base, "/ui/", &manager).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&format!("data-own-structure>FINESS {finess}")) && !html.contains("data-indicator="), "{html}");
+    let (_, html) = get(base, "/ui/rh", &manager).await;
+    assert!(html.contains("Effectifs de votre structure") && !html.contains("Effectifs par région"), "{html}");
     let (status, _) = get(base, "/ui/budgets", &manager).await;
     assert_eq!(status, 403);
     let (status, html) = get(base, "/ui/rapports/telecharger?annee=2022&format=html", &manager).await;

@@ -136,6 +136,8 @@ try {
   await manager.fill("#f-cle", managerKey);
   await manager.locator("#key-h + form button[type=submit]").click();
   await manager.waitForURL(base + "/ui/");
+  check((await manager.locator("[data-indicator]").count()) === 0, "the manager's dashboard shows no national COG tile");
+  check((await manager.textContent("[data-own-structure]")).includes(managerFiness), "the manager's dashboard is their structure's");
   const menu = await manager.locator("header nav a").allTextContents();
   check(!menu.includes("Budgets") && !menu.includes("Missions déléguées"), `the manager's menu: ${menu.join(", ")}`);
   await manager.goto(base + "/ui/structures");

@@ -9,6 +9,8 @@ use axum::response::Response;
 use filieris_proto::steering as pb;
 use filieris_proto::steering::steering_service_client::SteeringServiceClient;
 
+use filieris_proto::activity as act;
+use filieris_proto::activity::activity_service_client::ActivityServiceClient;
 use filieris_proto::registry as reg;
 use filieris_proto::registry::registry_service_client::RegistryServiceClient;
 
@@ -84,6 +86,10 @@ fn scope_of(q: &HashMap<String, String>, own_region: Option<&str>) -> String {
 /// GET /ui/ — the tiles of the chosen year and scope, filtered by theme.
 pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Response {
     let y = year(&q, 2022);
+    let own = crate::nav::structure_scopes(&ctx.identity);
+    if !own.is_empty() {
+        return structure_dashboard(&ctx, &own, y).await;
+    }
     let theme = param(&q, "theme");
     // A regional controller's dashboard opens on their region.
     let own_region = crate::nav::region_scopes(&ctx.identity).into_iter().next();
@@ -135,6 +141,52 @@ pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Respons
             }
             body.push_str("</ul>");
         }
+    }
+    ctx.page("Tableau de bord", Page::Dashboard, &body)
+}
+
+/// The dashboard of a user limited to some structures: the COG tiles are
+/// national (and some name other establishments), so they see their own
+/// structures' opening rates instead.
+async fn structure_dashboard(ctx: &Ctx, own: &[String], y: i32) -> Response {
+    let mut body = html::filter_form("/ui/", &html::select("annee", "Année", &year_options(), &y.to_string()));
+    body.push_str(
+        "<p class=\"hint\">Votre périmètre est limité à votre structure : les indicateurs de la COG, nationaux, \
+         ne sont pas affichés. Voici les taux d'ouverture de votre structure.</p>",
+    );
+    let mut activity = ActivityServiceClient::new(ctx.channel("activity"));
+    let lines = [
+        (act::ActivityLine::GeneralMedicine, "Médecine générale"),
+        (act::ActivityLine::Nursing, "Soins infirmiers"),
+        (act::ActivityLine::Dental, "Dentaire"),
+    ];
+    for finess in own {
+        let _ = write!(
+            body,
+            "<section aria-labelledby=\"s-{f}\"><h2 id=\"s-{f}\" data-own-structure>FINESS {f}</h2><ul class=\"tiles\">",
+            f = esc(finess)
+        );
+        for (line, label) in lines {
+            let req = act::GetOpeningRateRequest { period: y.to_string(), line: line as i32, scope: format!("structures/{finess}") };
+            let (value, detail) = match activity.get_opening_rate(ctx.req(req)).await {
+                Ok(r) => match r.into_inner().patients {
+                    Some(p) if p.denominator > 0 => (
+                        html::percent(p.numerator, p.denominator),
+                        format!("{} patients sur {}", html::int(p.numerator), html::int(p.denominator)),
+                    ),
+                    _ => ("—".to_owned(), "aucun patient".to_owned()),
+                },
+                Err(status) => ("—".to_owned(), why(&status)),
+            };
+            let _ = write!(
+                body,
+                "<li class=\"tile s-none\"><a href=\"/ui/activite?annee={y}\"><span class=\"label\">Taux d'ouverture {y} — {label}</span>\
+                 <span class=\"value\">{}</span><span class=\"target\">{}</span></a></li>",
+                esc(&value),
+                esc(&detail)
+            );
+        }
+        body.push_str("</ul></section>");
     }
     ctx.page("Tableau de bord", Page::Dashboard, &body)
 }
@@ -196,6 +248,9 @@ fn tile_html(tile: &pb::DashboardTile, y: i32, scope: &str) -> String {
 
 /// GET /ui/indicateurs/{key} — definition, the chosen year's value and the COG years.
 pub async fn indicator(ctx: Ctx, Path(key): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
+    if !crate::nav::structure_scopes(&ctx.identity).is_empty() {
+        return ctx.page("Indicateur", Page::Dashboard, "<p class=\"notice\" role=\"status\">Les indicateurs de la COG sont nationaux : ils ne sont pas ouverts à un périmètre de structure.</p>");
+    }
     let y = year(&q, 2022);
     let scope = {
         let s = param(&q, "perimetre");

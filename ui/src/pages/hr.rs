@@ -24,15 +24,23 @@ pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Respons
     let mut body = html::filter_form("/ui/rh", &html::select("annee", "Année", &year_options(), &y.to_string()));
     let mut client = HrServiceClient::new(ctx.channel("hr"));
 
+    // A user limited to structures sees the rows of their structures only.
+    let own = crate::nav::structure_scopes(&ctx.identity);
+    let dimensions: Vec<(hr::WorkforceDimension, &str)> = if own.is_empty() {
+        vec![(hr::WorkforceDimension::Region, "Effectifs par région"), (hr::WorkforceDimension::Status, "Effectifs par statut")]
+    } else {
+        vec![(hr::WorkforceDimension::Structure, "Effectifs de votre structure")]
+    };
     body.push_str("<div class=\"cols\">");
-    for (dimension, title) in
-        [(hr::WorkforceDimension::Region, "Effectifs par région"), (hr::WorkforceDimension::Status, "Effectifs par statut")]
-    {
+    for (dimension, title) in dimensions {
         let _ = write!(body, "<section><h2>{title}</h2>");
         match client.query_workforce(ctx.req(hr::QueryWorkforceRequest { as_of_date: String::new(), dimension: dimension as i32 })).await {
             Err(status) => body.push_str(&html::unavailable(title, &why(&status))),
             Ok(r) => {
-                let r = r.into_inner();
+                let mut r = r.into_inner();
+                if !own.is_empty() {
+                    r.rows.retain(|row| own.iter().any(|f| row.key == *f));
+                }
                 let label = |row: &hr::WorkforceRow| {
                     if dimension == hr::WorkforceDimension::Region { region_label(row.region).to_owned() } else { row.key.clone() }
                 };
@@ -64,9 +72,12 @@ pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Respons
     body.push_str("</div>");
 
     let _ = write!(body, "<section aria-labelledby=\"i-h\"><h2 id=\"i-h\">Indicateurs RH {y}</h2>");
-    match client.get_hr_indicators(ctx.req(hr::GetHrIndicatorsRequest { year: y })).await {
-        Err(status) => body.push_str(&html::unavailable("Indicateurs RH", &why(&status))),
-        Ok(r) => {
+    let indicators =
+        if own.is_empty() { Some(client.get_hr_indicators(ctx.req(hr::GetHrIndicatorsRequest { year: y })).await) } else { None };
+    match indicators {
+        None => body.push_str("<p>Les indicateurs RH de la COG sont nationaux : ils ne sont pas ouverts à un périmètre de structure.</p>"),
+        Some(Err(status)) => body.push_str(&html::unavailable("Indicateurs RH", &why(&status))),
+        Some(Ok(r)) => {
             body.push_str("<table><thead><tr><th scope=\"col\">Code</th><th scope=\"col\">Indicateur</th><th scope=\"col\">Valeur</th><th scope=\"col\">Détail</th></tr></thead><tbody>");
             for i in r.into_inner().indicators {
                 let (value, detail) = match (&i.value, hr::IndicatorKind::try_from(i.kind).unwrap_or_default()) {
