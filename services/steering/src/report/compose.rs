@@ -762,8 +762,8 @@ fn missions_blocks(data: &ReportData, blocks: &mut Vec<Block>) {
             blocks.push(Block::Para(format!(
                 "Indicateurs de gestion déléguée (CNAM via les CPAM de l'Artois et de Moselle, Caisse des dépôts, ANGDM), statuts au {day}. Les valeurs sont celles déclarées par les mandataires."
             )));
-            let d = m.deliverables.clone().unwrap_or_default();
-            let c = m.claims.clone().unwrap_or_default();
+            let d = m.deliverables.unwrap_or_default();
+            let c = m.claims.unwrap_or_default();
             blocks.push(Block::Figures(vec![
                 Figure {
                     value: format!("{} / {}", d.on_time, d.due),

@@ -284,8 +284,11 @@ impl ReportClient {
     }
 }
 
+/// An opening-rate question: line, activity period code, scope.
+pub type Ask = (&'static str, String, String);
+
 /// The opening-rate questions of a report: national per month, per region for the period.
-pub fn opening_rate_asks(period: Period) -> (Vec<(&'static str, String, String)>, Vec<(&'static str, String, String)>) {
+pub fn opening_rate_asks(period: Period) -> (Vec<Ask>, Vec<Ask>) {
     let year = period.year();
     let mut monthly = Vec::new();
     for (line, _) in LINES {

@@ -14,7 +14,7 @@ pub fn fr_number(v: f64, decimals: usize) -> String {
     let (int, frac) = s.split_once('.').map(|(i, f)| (i.to_owned(), Some(f.to_owned()))).unwrap_or((s.clone(), None));
     let mut grouped = String::new();
     for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
+        if i > 0 && (int.len() - i).is_multiple_of(3) {
             grouped.push(' ');
         }
         grouped.push(c);
@@ -35,7 +35,7 @@ pub fn fr_decimal(s: &str) -> String {
     }
     let mut grouped = String::new();
     for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
+        if i > 0 && (int.len() - i).is_multiple_of(3) {
             grouped.push(' ');
         }
         grouped.push(c);
