@@ -123,10 +123,7 @@ fn is_infrastructure(path: &str) -> bool {
 /// The RPC a call targets (a bounded label) and whether it is a read.
 fn classify(gateway: &Gateway, method: &Method, path: &str, grpc: bool) -> (String, bool) {
     if grpc {
-        let known = proxy::service_of(path)
-            .and_then(|service| gateway.descriptors.get_service_by_name(service))
-            .and_then(|s| path.rsplit('/').next().and_then(|m| s.methods().find(|x| x.name() == m)));
-        return match known {
+        return match method_of(gateway, path) {
             Some(m) => (format!("{}/{}", m.parent_service().full_name(), m.name()), READ_PREFIXES.iter().any(|p| m.name().starts_with(p))),
             // The gateway's own health and reflection, or an unknown method.
             None => ("unmatched".to_owned(), true),
@@ -142,6 +139,13 @@ fn classify(gateway: &Gateway, method: &Method, path: &str, grpc: bool) -> (Stri
         RouteMatch::Found(rule, _) => (format!("{}/{}", rule.rpc.parent_service().full_name(), rule.rpc.name()), read),
         _ => ("unmatched".to_owned(), read),
     }
+}
+
+/// The method a gRPC path names, when the descriptors define it.
+fn method_of(gateway: &Gateway, path: &str) -> Option<prost_reflect::MethodDescriptor> {
+    let service = gateway.descriptors.get_service_by_name(proxy::service_of(path)?)?;
+    let name = path.rsplit('/').next()?;
+    service.methods().find(|m| m.name() == name)
 }
 
 /// The gRPC code name an HTTP status of a REST answer stands for.
@@ -425,7 +429,10 @@ pub(crate) async fn admit(gateway: &Gateway, req: Request, identity: &Identity) 
     let grpc = proxy::is_grpc(req.headers());
     let edge = &gateway.edge;
     if grpc {
-        return Ok(cap_deadline(req, gateway.timeout));
+        // Unary calls get the gateway's deadline at most. A stream (a bulk import, a
+        // feed) lasts as long as its data: it keeps the client's deadline, if any.
+        let unary = method_of(gateway, req.uri().path()).is_some_and(|m| !m.is_client_streaming() && !m.is_server_streaming());
+        return Ok(if unary { cap_deadline(req, gateway.timeout) } else { req });
     }
     let key = req.headers().get(idempotency::HEADER).map(|v| v.to_str().unwrap_or("\u{0}").to_owned());
     let Some(key) = key.filter(|_| idempotency::applies_to(req.method())) else {
