@@ -133,6 +133,11 @@ fn classify(gateway: &Gateway, method: &Method, path: &str, grpc: bool) -> (Stri
     match path {
         "/admin/audit" | "/admin/audit.csv" => return ("gateway/QueryAudit".to_owned(), false),
         "/v1/actBatches:upload" => return ("filieris.activity.v1.ActivityService/ImportActs".to_owned(), false),
+        // Token requests are audited like writes: who asked for credentials, and who was refused.
+        "/oauth/token" => return ("gateway/IssueToken".to_owned(), false),
+        p if p.starts_with("/oauth/") || p.starts_with("/.well-known/") => return ("gateway/OAuth".to_owned(), read),
+        // The web UI calls the services in process; its pages are one label.
+        p if p == "/ui" || p.starts_with("/ui/") => return ("ui".to_owned(), read),
         _ => {}
     }
     match gateway.router.find(method, path) {

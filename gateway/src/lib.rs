@@ -7,7 +7,14 @@
 //! - gRPC and gRPC-Web (`content-type: application/grpc*`), streamed to the
 //!   service owning the package ([`proxy`]);
 //! - `GET /openapi.json` ([`openapi`]), `GET /healthz`, `GET /readyz`, and
-//!   the gateway's own `grpc.health.v1` and server reflection.
+//!   the gateway's own `grpc.health.v1` and server reflection;
+//! - `GET /metrics` (Prometheus) and, for admins, `GET /admin/audit` and
+//!   `/admin/audit.csv` ([`audit`]).
+//!
+//! Around every call ([`edge`]): a concurrency limit that sheds overload at
+//! once, per-caller quotas ([`quota`]), `Idempotency-Key` for REST writes
+//! ([`idempotency`]), deadline capping, metrics ([`metrics`]) and the audit of
+//! writes and refusals.
 //!
 //! Every other route needs an API key ([`keys`]). The gateway strips any
 //! `x-filieris-*` header a client sends and forwards the caller's identity
