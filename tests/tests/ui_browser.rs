@@ -133,6 +133,20 @@ async fn pages_over_http_follow_the_users_roles_and_scope() {
     let html = r.text().await.unwrap_or_default();
     assert!(html.contains("Virement refusé") && html.contains("TRANSFER_FORBIDDEN"), "{html}");
 
+    // An action's status changes from the action plan (admin holds the steering role).
+    let (_, html) = get(base, "/ui/actions", &admin).await;
+    let code = html.split("action=\"/ui/actions/").nth(1).and_then(|rest| rest.split('"').next()).expect("an editable action").to_owned();
+    let r = client()
+        .post(format!("{base}/ui/actions/{code}"))
+        .header("cookie", &admin)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}&statut=EN_COURS&commentaire=lancement&responsable=&axe=&jeton=c"))
+        .send()
+        .await
+        .expect("post");
+    let html = r.text().await.unwrap_or_default();
+    assert!(html.contains("statut « En cours » enregistré"), "{html}");
+
     // A report downloads.
     let r = client()
         .get(format!("{base}/ui/rapports/telecharger?annee=2022&format=annexe"))

@@ -39,7 +39,7 @@ pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Respons
             Ok(r) => {
                 let mut r = r.into_inner();
                 if !own.is_empty() {
-                    r.rows.retain(|row| own.iter().any(|f| row.key == *f));
+                    r.rows.retain(|row| own.contains(&row.key));
                 }
                 let label = |row: &hr::WorkforceRow| {
                     if dimension == hr::WorkforceDimension::Region { region_label(row.region).to_owned() } else { row.key.clone() }
