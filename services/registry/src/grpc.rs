@@ -37,6 +37,30 @@ impl RegistryApi {
     pub fn new(store: Store) -> Self {
         Self { store }
     }
+
+    /// Row-level scoping of one structure: a caller that does not see all
+    /// structures must see this one (its region, itself, or, for an antenna,
+    /// its parent establishment), else SCOPE_NOT_VISIBLE.
+    async fn require_visible(
+        &self,
+        identity: &Identity,
+        structure: &pb::Structure,
+        as_of: NaiveDate,
+        name: &str,
+    ) -> Result<(), RegistryError> {
+        let visibility = Visibility::of(identity);
+        if visibility.is_all() {
+            return Ok(());
+        }
+        let parent =
+            if structure.parent.is_empty() { None } else { Some(self.store.get_structure(&structure.parent, as_of).await?.finess) };
+        let region = filieris_proto::types::Region::try_from(structure.region).unwrap_or_default();
+        if visibility.covers_structure(&structure.finess, parent.as_deref(), region) {
+            Ok(())
+        } else {
+            Err(RegistryError::Api(visibility.denied(DOMAIN, identity, name)))
+        }
+    }
 }
 
 fn today() -> NaiveDate {
@@ -130,16 +154,7 @@ impl RegistryService for RegistryApi {
         let r = request.into_inner();
         let as_of = date_or_today("as_of_date", &r.as_of_date)?;
         let structure = self.store.get_structure(&r.name, as_of).await?;
-        let visibility = Visibility::of(&identity);
-        if !visibility.is_all() {
-            // An antenna is seen with its parent establishment.
-            let parent =
-                if structure.parent.is_empty() { None } else { Some(self.store.get_structure(&structure.parent, as_of).await?.finess) };
-            let region = filieris_proto::types::Region::try_from(structure.region).unwrap_or_default();
-            if !visibility.covers_structure(&structure.finess, parent.as_deref(), region) {
-                return Err(RegistryError::Api(visibility.denied(DOMAIN, &identity, &r.name)).into());
-            }
-        }
+        self.require_visible(&identity, &structure, as_of, &r.name).await?;
         Ok(Response::new(pb::GetStructureResponse { structure: Some(structure) }))
     }
 
@@ -236,8 +251,13 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::ListStructureRevisionsRequest>,
     ) -> Result<Response<pb::ListStructureRevisionsResponse>, Status> {
-        caller(&request)?;
+        let identity = caller(&request)?.clone();
         let r = request.into_inner();
+        if !Visibility::of(&identity).is_all() {
+            let today = date_or_today("as_of_date", "")?;
+            let structure = self.store.get_structure(&r.name, today).await?;
+            self.require_visible(&identity, &structure, today, &r.name).await?;
+        }
         let (revisions, next_page_token) = self.store.list_revisions(&r.name, size(r.page_size)?, &r.page_token).await?;
         Ok(Response::new(pb::ListStructureRevisionsResponse { revisions, next_page_token }))
     }
@@ -246,10 +266,11 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::ExportStructureFhirRequest>,
     ) -> Result<Response<pb::ExportStructureFhirResponse>, Status> {
-        caller(&request)?;
+        let identity = caller(&request)?.clone();
         let r = request.into_inner();
         let as_of = date_or_today("as_of_date", &r.as_of_date)?;
         let structure = self.store.get_structure(&r.name, as_of).await?;
+        self.require_visible(&identity, &structure, as_of, &r.name).await?;
         let legal_entity = match structure.legal_entity.as_str() {
             "" => None,
             name => Some(self.store.get_legal_entity(name).await?),

@@ -82,6 +82,19 @@ async fn structures_are_listed_and_read_within_the_callers_visibility() {
     let elsewhere = all.iter().find(|s| s.region != lens.region && !s.finess.is_empty()).expect("a structure of another region");
     let err = get(manager.clone(), format!("structures/{}", elsewhere.finess)).await.expect_err("not its centre");
     assert_eq!(err.code(), Code::PermissionDenied);
+    // Its history and FHIR export follow the same rule.
+    let revisions = |name: String| {
+        let (api, manager) = (api.clone(), manager.clone());
+        async move { api.list_structure_revisions(req(pb::ListStructureRevisionsRequest { name, ..Default::default() }, &manager)).await }
+    };
+    assert!(revisions(format!("structures/{LENS_CENTRE}")).await.is_ok());
+    assert_eq!(revisions(format!("structures/{}", elsewhere.finess)).await.map(|_| ()).map_err(|e| e.code()), Err(Code::PermissionDenied));
+    let fhir = |name: String| {
+        let (api, manager) = (api.clone(), manager.clone());
+        async move { api.export_structure_fhir(req(pb::ExportStructureFhirRequest { name, ..Default::default() }, &manager)).await }
+    };
+    assert!(fhir(format!("structures/{LENS_CENTRE}")).await.is_ok());
+    assert_eq!(fhir(format!("structures/{}", elsewhere.finess)).await.map(|_| ()).map_err(|e| e.code()), Err(Code::PermissionDenied));
 
     // The controller of the Lens centre's region: exactly the structures of that region.
     let region = Region::try_from(lens.region).expect("region").as_str_name().trim_start_matches("REGION_").to_owned();
