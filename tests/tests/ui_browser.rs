@@ -109,6 +109,13 @@ async fn pages_over_http_follow_the_users_roles_and_scope() {
     }
     let (_, dashboard) = get(base, "/ui/", &admin).await;
     assert!(dashboard.contains("data-indicator=\"indicators/"), "tiles are shown");
+    // Region and structure-group filters ask the steering service for that scope.
+    let (status, html) = get(base, "/ui/?annee=2022&region=NORD", &admin).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<strong data-scope>regions/NORD</strong>") && html.contains("data-indicator="), "{html}");
+    let (status, html) = get(base, "/ui/?annee=2022&groupe=centres-de-sante", &admin).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<strong data-scope>structureGroups/centres-de-sante</strong>"), "{html}");
 
     // A POST without the session's CSRF token is refused.
     let r = client()
@@ -170,6 +177,13 @@ async fn pages_over_http_follow_the_users_roles_and_scope() {
     assert_eq!(status, 200);
     assert_eq!(html.matches("<tr data-region=").count(), 1, "{html}");
     assert!(html.contains(&format!("<td>{finess}</td>")));
+    // Its page: identifiers, opening rates and financial results per year, read with the manager's identity.
+    let href = html.split("href=\"/ui/structures/").nth(1).and_then(|rest| rest.split('"').next()).expect("a structure link").to_owned();
+    let (status, html) = get(base, &format!("/ui/structures/{href}"), &manager).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&format!("<dd data-finess>{finess}</dd>")), "{html}");
+    assert!(html.contains("Résultats financiers") && html.contains("<tr><th scope=\"row\">2022</th><td class=\"num\">"), "{html}");
+    assert!(!html.contains("indisponible"), "{html}");
     let (_, html) = get(base, "/ui/structures?region=SUD&categorie=HOSPITAL", &manager).await;
     assert_eq!(html.matches("<tr data-region=").count(), 0, "{html}");
     let (status, html) = get(base, "/ui/", &manager).await;

@@ -9,6 +9,8 @@ use axum::extract::{Path, Query};
 use axum::response::Response;
 use filieris_proto::activity as act;
 use filieris_proto::activity::activity_service_client::ActivityServiceClient;
+use filieris_proto::finance as fin;
+use filieris_proto::finance::finance_results_service_client::FinanceResultsServiceClient;
 use filieris_proto::registry as reg;
 use filieris_proto::registry::registry_service_client::RegistryServiceClient;
 use filieris_proto::types::Region;
@@ -42,6 +44,9 @@ const STATUSES: &[(&str, &str)] = &[
     ("TEMPORARILY_CLOSED", "Fermée temporairement"),
     ("CLOSED", "Fermée"),
 ];
+
+/// Years of the structure's financial results.
+const RESULT_YEARS: [&str; 3] = ["2022", "2023", "2024"];
 
 /// Years of the structure's opening-rate chart.
 const RATE_YEARS: [&str; 4] = ["2018", "2022", "2023", "2024"];
@@ -323,6 +328,39 @@ pub async fn detail(ctx: Ctx, Path(id): Path<String>) -> Response {
         body.push_str("</tbody></table>");
     }
     body.push_str("</section>");
+
+    // Financial results over the COG years (finance QueryResults for this structure).
+    if !s.finess.is_empty() {
+        body.push_str("<section aria-labelledby=\"res-h\"><h2 id=\"res-h\">Résultats financiers</h2>");
+        let mut results = FinanceResultsServiceClient::new(ctx.channel("finance"));
+        let mut rows = String::new();
+        let mut points = Vec::new();
+        for year in RESULT_YEARS {
+            let req = fin::QueryResultsRequest { period: year.to_owned(), scope: format!("structures/{}", s.finess), ..Default::default() };
+            match results.query_results(ctx.req(req)).await {
+                Ok(r) => {
+                    let total = r.into_inner().total.unwrap_or_default();
+                    points.push((year.to_owned(), Some(total.result_cents as f64 / 100.0)));
+                    let _ = write!(
+                        rows,
+                        "<tr><th scope=\"row\">{year}</th><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                        esc(&html::euros(total.produits_cents)),
+                        esc(&html::euros(total.charges_cents)),
+                        esc(&html::euros(total.result_cents))
+                    );
+                }
+                Err(status) => {
+                    points.push((year.to_owned(), None));
+                    let _ = write!(rows, "<tr><th scope=\"row\">{year}</th><td colspan=\"3\">{}</td></tr>", esc(&why(&status)));
+                }
+            }
+        }
+        body.push_str(&svg::line("Résultat par année (euros)", &points, 420, 120));
+        let _ = write!(
+            body,
+            "<table><thead><tr><th scope=\"col\">Année</th><th scope=\"col\">Produits</th><th scope=\"col\">Charges</th><th scope=\"col\">Résultat</th></tr></thead><tbody>{rows}</tbody></table></section>"
+        );
+    }
 
     body.push_str("<section aria-labelledby=\"rev-h\"><h2 id=\"rev-h\">Historique</h2>");
     match client
