@@ -98,7 +98,21 @@ pub(crate) struct CallSlot(Arc<Mutex<SlotState>>);
 #[derive(Default)]
 struct SlotState {
     identity: Option<Identity>,
-    ticket: Option<Ticket>,
+    ticket: Option<(Arc<IdempotencyStore>, Ticket)>,
+}
+
+impl Drop for SlotState {
+    fn drop(&mut self) {
+        // Still here: the call was abandoned (the client went away and the
+        // dispatch was dropped). Release the key now rather than making every
+        // retry wait out the lease; the service deduplicates the key as its
+        // request id, so a write that did commit is still not repeated.
+        if let Some((store, ticket)) = self.ticket.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move { store.release(&ticket).await });
+        }
+    }
 }
 
 /// Remembers who called, for the audit (handlers outside the dispatch).
@@ -211,8 +225,8 @@ pub(crate) async fn observe(State(gateway): State<Arc<Gateway>>, mut req: Reques
         let mut state = slot.0.lock().unwrap_or_else(|p| p.into_inner());
         (state.identity.take(), state.ticket.take())
     };
-    if let Some(ticket) = ticket {
-        response = edge.idempotency.finish(ticket, response).await;
+    if let Some((store, ticket)) = ticket {
+        response = store.finish(ticket, response).await;
     }
     let done = Done { gateway: gateway.clone(), rpc, read, path, request_id, identity, started, _permit: permit };
     if grpc {
@@ -458,7 +472,7 @@ pub(crate) async fn admit(gateway: &Gateway, req: Request, identity: &Identity) 
         Begin::Respond(response) => Err(response),
         Begin::Fresh(ticket) => {
             if let Some(slot) = parts.extensions.get::<CallSlot>() {
-                slot.0.lock().unwrap_or_else(|p| p.into_inner()).ticket = Some(ticket);
+                slot.0.lock().unwrap_or_else(|p| p.into_inner()).ticket = Some((edge.idempotency.clone(), ticket));
             }
             Ok(Request::from_parts(parts, Body::from(bytes)))
         }

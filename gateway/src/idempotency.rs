@@ -201,7 +201,8 @@ impl IdempotencyStore {
         Response::from_parts(parts, Body::from(bytes))
     }
 
-    async fn release(&self, ticket: &Ticket) {
+    /// Forgets an unfinished call's key, so a retry runs.
+    pub async fn release(&self, ticket: &Ticket) {
         let released = sqlx::query("DELETE FROM rest_idempotency WHERE caller = $1 AND idem_key = $2 AND state = 'in_progress'")
             .bind(&ticket.caller)
             .bind(&ticket.key)

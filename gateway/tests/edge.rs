@@ -379,6 +379,43 @@ async fn idempotency_keys_replay_refuse_mismatches_and_serialise_concurrent_call
 }
 
 #[tokio::test]
+async fn a_key_whose_client_went_away_is_released() {
+    let fake = Fake::new(true);
+    let registry = start_fake(fake.clone()).await;
+    let gw = start_gateway(registry, &[]).await;
+    let caller = unique("staff");
+    let key = gw.key(&caller, CallerKind::Staff, &["admin"]).await;
+    let body = create_body("Centre D");
+    let abandoned = {
+        let (base, key, body) = (gw.base.clone(), key.clone(), body.clone());
+        tokio::spawn(async move {
+            http().post(format!("{base}/v1/structures")).bearer_auth(key).header("Idempotency-Key", "k-3").json(&body).send().await
+        })
+    };
+    fake.arrived.notified().await;
+    abandoned.abort();
+    // The gateway notices the closed connection, drops the call and releases the key.
+    let mut attempts = 0;
+    loop {
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM rest_idempotency WHERE caller = $1")
+            .bind(&caller)
+            .fetch_one(&gw.pool)
+            .await
+            .expect("count");
+        if n == 0 {
+            break;
+        }
+        attempts += 1;
+        assert!(attempts < 500, "the abandoned key was never released");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    fake.release();
+    fake.release();
+    let retry = create(&gw, &key, Some("k-3"), &body).await;
+    assert_eq!(retry.status(), 200, "the retry runs instead of waiting for the lease");
+}
+
+#[tokio::test]
 async fn a_crashed_in_progress_key_is_taken_over_after_its_lease() {
     let fake = Fake::new(false);
     let registry = start_fake(fake.clone()).await;
