@@ -57,29 +57,36 @@ impl ActivityApi {
     }
 
     /// The structures a scope covers, narrowed to what the caller may read
-    /// (row-level scoping): a region or structure outside its visibility is
-    /// refused with SCOPE_NOT_VISIBLE; a national or group scope keeps only
-    /// the visible structures (its region, when that is all it sees).
+    /// (row-level scoping, see [`narrow`]).
     async fn scoped(&self, identity: &Identity, scope: &Scope, period: &str) -> Result<ScopeFilter, ActivityError> {
-        let visibility = Visibility::of(identity);
-        if visibility.is_all() {
-            return self.resolve(scope, period).await;
-        }
-        let refused = || ActivityError::Api(visibility.denied(DOMAIN, identity, &scope.name()));
-        if let Scope::Region(region) = scope {
-            return if visibility.covers_region(*region) { self.resolve(scope, period).await } else { Err(refused()) };
-        }
-        if let (Scope::National, Some(region)) = (scope, visibility.single_region()) {
-            return Ok(ScopeFilter::Region(region_code(region)));
-        }
-        let regions: Vec<i16> = visibility.regions().iter().map(|r| region_code(*r)).collect();
-        let visible = self.store.visible_structure_ids(&regions, &visibility.finess()).await?;
-        Ok(match (scope, self.resolve(scope, period).await?) {
-            (Scope::Structure(_), ScopeFilter::Structures(ids)) if !ids.iter().all(|id| visible.contains(id)) => return Err(refused()),
-            (_, ScopeFilter::Structures(ids)) => ScopeFilter::Structures(ids.into_iter().filter(|id| visible.contains(id)).collect()),
-            (_, _) => ScopeFilter::Structures(visible),
-        })
+        let resolved = self.resolve(scope, period).await?;
+        narrow(&self.store, identity, scope, resolved).await
     }
+}
+
+/// Row-level scoping of a resolved scope: a region or structure outside the
+/// caller's visibility is refused with SCOPE_NOT_VISIBLE; a national or group
+/// scope keeps only the visible structures (its region, when that is all it
+/// sees). Callers holding `*` get the scope unchanged.
+pub(crate) async fn narrow(store: &Store, identity: &Identity, scope: &Scope, resolved: ScopeFilter) -> Result<ScopeFilter, ActivityError> {
+    let visibility = Visibility::of(identity);
+    if visibility.is_all() {
+        return Ok(resolved);
+    }
+    let refused = || ActivityError::Api(visibility.denied(DOMAIN, identity, &scope.name()));
+    if let Scope::Region(region) = scope {
+        return if visibility.covers_region(*region) { Ok(resolved) } else { Err(refused()) };
+    }
+    if let (Scope::National, Some(region)) = (scope, visibility.single_region()) {
+        return Ok(ScopeFilter::Region(region_code(region)));
+    }
+    let regions: Vec<i16> = visibility.regions().iter().map(|r| region_code(*r)).collect();
+    let visible = store.visible_structure_ids(&regions, &visibility.finess()).await?;
+    Ok(match (scope, resolved) {
+        (Scope::Structure(_), ScopeFilter::Structures(ids)) if !ids.iter().all(|id| visible.contains(id)) => return Err(refused()),
+        (_, ScopeFilter::Structures(ids)) => ScopeFilter::Structures(ids.into_iter().filter(|id| visible.contains(id)).collect()),
+        (_, _) => ScopeFilter::Structures(visible),
+    })
 }
 
 /// The rows of an import stream after its header: `rows` parts as they are,

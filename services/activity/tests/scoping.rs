@@ -5,7 +5,9 @@
 mod common;
 
 use filieris_activity::grpc::ActivityApi;
+use filieris_activity::records::grpc::RecordsApi;
 use filieris_proto::activity as pb;
+use filieris_proto::activity::activity_records_service_server::ActivityRecordsService;
 use filieris_proto::activity::activity_service_server::ActivityService;
 use filieris_proto::types::Region;
 use filieris_runtime::identity::{CallerKind, Identity};
@@ -63,6 +65,7 @@ fn reason(status: &tonic::Status) -> String {
 async fn structure_managers_and_regional_controllers_see_their_rows_only() {
     let h = common::harness().await;
     let pool = h.pool.clone();
+    let records = RecordsApi::new(h.store.clone(), h.channel.clone(), h.key.clone());
     let api = ActivityApi::new(h.store, h.sync);
     let admin = common::admin("job:scoping-test");
 
@@ -116,6 +119,21 @@ async fn structure_managers_and_regional_controllers_see_their_rows_only() {
         .expect("rate")
         .into_inner();
     assert_eq!(rate.acts.map(|a| a.denominator), Some(2), "the manager's rate counts its centre's acts");
+
+    // The activity records' aggregates follow the same visibility.
+    let trainees = |who: Identity, scope: String| {
+        let records = records.clone();
+        async move {
+            records
+                .count_trainees(req(pb::CountTraineesRequest { period: "2018".into(), scope, ..Default::default() }, &who))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.code())
+        }
+    };
+    assert_eq!(trainees(manager.clone(), format!("structures/{}", first.0)).await, Ok(()));
+    assert_eq!(trainees(manager.clone(), format!("structures/{}", other_region.0)).await, Err(Code::PermissionDenied));
+    assert_eq!(trainees(controller.clone(), format!("structures/{}", other_region.0)).await, Err(Code::PermissionDenied));
 
     // A caller without any region or structure scope sees nothing.
     let nobody = staff(&["partner:CDC".to_owned()]);

@@ -133,8 +133,10 @@ impl RecordsApi {
         Ok((identity, rid, r))
     }
 
-    async fn resolve_scope(&self, scope: &Scope) -> Result<ScopeFilter, ActivityError> {
-        self.store.scope_filter(scope).await
+    /// The structures a scope covers, narrowed to what the caller may read.
+    async fn resolve_scope(&self, identity: &Identity, scope: &Scope) -> Result<ScopeFilter, ActivityError> {
+        let resolved = self.store.scope_filter(scope).await?;
+        crate::grpc::narrow(self.store.acts(), identity, scope, resolved).await
     }
 }
 
@@ -176,7 +178,7 @@ impl ActivityRecordsService for RecordsApi {
         &self,
         request: Request<pb::GetGpPatientTotalRequest>,
     ) -> Result<Response<pb::GetGpPatientTotalResponse>, Status> {
-        caller(&request)?;
+        let identity = caller(&request)?.clone();
         let r = request.into_inner();
         let mut v = Violations::new();
         let year = i16::try_from(r.year).ok().filter(|y| super::domain::YEARS.contains(&i32::from(*y)));
@@ -185,7 +187,7 @@ impl ActivityRecordsService for RecordsApi {
         }
         let scope = scope(&mut v, &r.scope);
         let (Some(year), Some(scope)) = (year, scope) else { return Err(ActivityError::Invalid(v).into()) };
-        let filter = self.resolve_scope(&scope).await?;
+        let filter = self.resolve_scope(&identity, &scope).await?;
         let counts = self.store.gp_current(year, &filter).await?;
         let imputations = counts
             .iter()
@@ -322,7 +324,7 @@ impl ActivityRecordsService for RecordsApi {
         &self,
         request: Request<pb::GetMedicoSocialOccupancyRequest>,
     ) -> Result<Response<pb::GetMedicoSocialOccupancyResponse>, Status> {
-        caller(&request)?;
+        let identity = caller(&request)?.clone();
         let r = request.into_inner();
         let mut v = Violations::new();
         let period = period(&mut v, &r.period).filter(whole_months).or_else(|| {
@@ -341,7 +343,7 @@ impl ActivityRecordsService for RecordsApi {
             }
         };
         let (Some(period), Some(scope), Some(service)) = (period, scope, service) else { return Err(ActivityError::Invalid(v).into()) };
-        let filter = self.resolve_scope(&scope).await?;
+        let filter = self.resolve_scope(&identity, &scope).await?;
         let t = self.store.ms_totals(&period, &filter, service).await?;
         let completion = if t.hours_planned > 0.0 { t.hours_delivered * 100.0 / t.hours_planned } else { 0.0 };
         Ok(Response::new(pb::GetMedicoSocialOccupancyResponse {
@@ -393,14 +395,14 @@ impl ActivityRecordsService for RecordsApi {
     }
 
     async fn count_trainees(&self, request: Request<pb::CountTraineesRequest>) -> Result<Response<pb::CountTraineesResponse>, Status> {
-        caller(&request)?;
+        let identity = caller(&request)?.clone();
         let r = request.into_inner();
         let mut v = Violations::new();
         let period = period(&mut v, &r.period);
         let scope = scope(&mut v, &r.scope);
         let categories = categories(&mut v, &r.categories);
         let (Some(period), Some(scope), true) = (period, scope, v.is_empty()) else { return Err(ActivityError::Invalid(v).into()) };
-        let filter = self.resolve_scope(&scope).await?;
+        let filter = self.resolve_scope(&identity, &scope).await?;
         let rows = self.store.trainee_counts(&period, &filter, categories.as_deref()).await?;
         let (structures_open, _) = self.store.surveyed_structures(&period, &filter, categories.as_deref()).await?;
         let mut by_category: BTreeMap<i16, i64> = BTreeMap::new();
@@ -424,14 +426,14 @@ impl ActivityRecordsService for RecordsApi {
         &self,
         request: Request<pb::CountSurveyedStructuresRequest>,
     ) -> Result<Response<pb::CountSurveyedStructuresResponse>, Status> {
-        caller(&request)?;
+        let identity = caller(&request)?.clone();
         let r = request.into_inner();
         let mut v = Violations::new();
         let period = period(&mut v, &r.period);
         let scope = scope(&mut v, &r.scope);
         let categories = categories(&mut v, &r.categories);
         let (Some(period), Some(scope), true) = (period, scope, v.is_empty()) else { return Err(ActivityError::Invalid(v).into()) };
-        let filter = self.resolve_scope(&scope).await?;
+        let filter = self.resolve_scope(&identity, &scope).await?;
         let (structures_open, structures_surveyed) = self.store.surveyed_structures(&period, &filter, categories.as_deref()).await?;
         Ok(Response::new(pb::CountSurveyedStructuresResponse {
             period: period.to_string(),

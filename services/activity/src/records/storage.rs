@@ -425,6 +425,11 @@ impl RecordStore {
         self.store.pool()
     }
 
+    /// The acts store (structure cache lookups shared with the acts API).
+    pub fn acts(&self) -> &Store {
+        &self.store
+    }
+
     /// The pseudonymisation key of the patients.
     pub fn pseudonym_key(&self) -> &filieris_kernel::pseudonym::PseudonymKey {
         self.store.pseudonym_key()
