@@ -164,6 +164,11 @@ async fn pages_over_http_follow_the_users_roles_and_scope() {
     assert_eq!(r.status(), 200);
     assert!(r.headers().get("content-disposition").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("indicator_annex.csv")));
 
+    let r =
+        client().get(format!("{base}/ui/rapports/telecharger?annee=2022&format=pdf")).header("cookie", &admin).send().await.expect("get");
+    assert_eq!(r.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/pdf"));
+    assert!(r.bytes().await.expect("pdf").starts_with(b"%PDF-"));
+
     // The development issuer's structure manager signs in through the UI.
     let dev_manager = sign_in(base, "utilisateur", "manager-lens").await;
     let (status, html) = get(base, "/ui/", &dev_manager).await;

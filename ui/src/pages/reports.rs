@@ -43,8 +43,8 @@ pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Respons
         return ctx.page("Rapports", Page::Reports, SCOPED);
     }
     let mut body = String::from(
-        "<p>Le rapport d'exécution de la COG est produit à la demande à partir des indicateurs calculés, du plan d'actions \
-         et de l'exécution budgétaire, avec vos droits de lecture.</p>",
+        "<p>Le rapport d'exécution de la COG est produit à la demande, comme par la commande <code>filieris-steering report</code> : \
+         indicateurs calculés, plan d'actions, exécution budgétaire, missions déléguées et taux d'ouverture (données nationales).",
     );
     let mut formats = String::from("<fieldset><legend>Format</legend>");
     for (i, (code, label, _, _)) in FORMATS.iter().enumerate() {
