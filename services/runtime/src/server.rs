@@ -40,6 +40,7 @@ pub async fn serve(
     tracing::info!(%addr, services = ?service_names, "serving gRPC");
     let router = tonic::transport::Server::builder()
         .accept_http1(true)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_status))
         .layer(tower_http::trace::TraceLayer::new_for_grpc().make_span_with(crate::telemetry::server_span))
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(crate::health::DatabaseGateLayer(up))
@@ -83,6 +84,24 @@ pub async fn serve(
     result
 }
 
+/// A handler that panicked answers INTERNAL (a trailers-only gRPC answer)
+/// instead of resetting the stream, which clients would read as CANCELLED.
+/// The panic is a defect: it is logged with its message, the client gets none.
+fn panic_status(panic: Box<dyn std::any::Any + Send + 'static>) -> http::Response<String> {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned());
+    tracing::error!(panic = %message, "a request handler panicked");
+    let mut response = http::Response::new(String::new());
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/grpc"));
+    headers.insert("grpc-status", http::HeaderValue::from_static("13"));
+    headers.insert("grpc-message", http::HeaderValue::from_static("internal%20error"));
+    response
+}
+
 /// Completes on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -108,4 +127,24 @@ pub async fn shutdown_signal() {
 /// A protobuf timestamp.
 pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
+}
+
+#[cfg(test)]
+mod tests {
+    use tower::{Layer, ServiceExt};
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_internal() {
+        let panicking = tower::service_fn(|_req: http::Request<String>| async {
+            if true {
+                panic!("boom");
+            }
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+        });
+        let service = tower_http::catch_panic::CatchPanicLayer::custom(super::panic_status).layer(panicking);
+        let response = service.oneshot(http::Request::new(String::new())).await.expect("answer");
+        assert_eq!(response.status(), http::StatusCode::OK, "gRPC errors travel in headers");
+        assert_eq!(response.headers().get("grpc-status").map(|v| v.as_bytes()), Some(&b"13"[..]));
+        assert_eq!(response.headers().get("content-type").map(|v| v.as_bytes()), Some(&b"application/grpc"[..]));
+    }
 }

@@ -37,6 +37,8 @@ use filieris_e2e::procs::{
 };
 use filieris_proto::registry::registry_service_client::RegistryServiceClient;
 use filieris_proto::registry::{GetStructureRequest, GetStructureResponse, ListStructuresRequest};
+use filieris_runtime::config::InternalKey;
+use filieris_runtime::identity::{CallerKind, Identity};
 use filieris_runtime::testing::TestDatabase;
 use futures::future::BoxFuture;
 use tokio::task::JoinSet;
@@ -147,25 +149,30 @@ async fn start_bare(response: GetStructureResponse) -> anyhow::Result<String> {
 /// One way to ask for the structure.
 #[derive(Clone)]
 enum Caller {
-    Grpc { client: RegistryServiceClient<Channel>, auth: Option<MetadataValue<Ascii>>, name: String },
+    Grpc { client: RegistryServiceClient<Channel>, auth: Option<MetadataValue<Ascii>>, signed: Option<Signed>, name: String },
     Rest { http: reqwest::Client, url: String, key: String },
 }
 
 impl Caller {
-    async fn grpc(url: &str, key: Option<&str>, name: &str) -> anyhow::Result<Self> {
+    /// Through the gateway with an API key (`key`), or straight to a server
+    /// with the signed identity the gateway would forward (`signed`).
+    async fn grpc(url: &str, key: Option<&str>, signed: Option<Signed>, name: &str) -> anyhow::Result<Self> {
         let channel =
             Channel::from_shared(url.to_owned())?.tcp_nodelay(true).connect().await.with_context(|| format!("connecting {url}"))?;
         let auth = key.map(|k| format!("Bearer {k}").parse()).transpose()?;
-        Ok(Self::Grpc { client: RegistryServiceClient::new(channel), auth, name: name.to_owned() })
+        Ok(Self::Grpc { client: RegistryServiceClient::new(channel), auth, signed, name: name.to_owned() })
     }
 
     /// Ok, or the error's code (gRPC code name or HTTP status).
     async fn call(&self) -> Result<(), String> {
         match self {
-            Self::Grpc { client, auth, name } => {
+            Self::Grpc { client, auth, signed, name } => {
                 let mut request = tonic::Request::new(GetStructureRequest { name: name.clone(), as_of_date: String::new() });
                 if let Some(a) = auth {
                     request.metadata_mut().insert("authorization", a.clone());
+                }
+                if let Some(signed) = signed {
+                    signed.attach(&mut request);
                 }
                 client.clone().get_structure(request).await.map(|_| ()).map_err(|s| format!("{:?}", s.code()))
             }
@@ -176,6 +183,16 @@ impl Caller {
                 if status.is_success() { Ok(()) } else { Err(format!("HTTP {}", status.as_u16())) }
             }
         }
+    }
+}
+
+/// The caller identity a service accepts, signed with the internal key.
+#[derive(Clone)]
+struct Signed(Identity, InternalKey);
+
+impl Signed {
+    fn attach<T>(&self, request: &mut tonic::Request<T>) {
+        self.0.attach(&self.1, request);
     }
 }
 
@@ -403,7 +420,11 @@ async fn measure(
     let internal_key = random_hex();
     let dev_key = format!("fk_load_{}", Uuid::new_v4().simple());
     let (registry_addr, gateway_addr) = (free_addr()?, free_addr()?);
-    let common = [("DATABASE_URL", db.url.clone()), ("FILIERIS_INTERNAL_KEY", internal_key)];
+    let common = [("DATABASE_URL", db.url.clone()), ("FILIERIS_INTERNAL_KEY", internal_key.clone())];
+    let signed = Signed(
+        Identity { caller: "job:load".into(), kind: CallerKind::Job, roles: vec!["reader".into()], scopes: vec!["*".into()] },
+        InternalKey::from_hex(&internal_key).map_err(anyhow::Error::msg)?,
+    );
 
     eprintln!("[load] database {}; seeding the registry", db.name);
     let seeded = command(&bins.join("filieris-registry"), &common).arg("seed-demo").output()?;
@@ -434,18 +455,23 @@ async fn measure(
 
     // The structure every path reads, and the message the bare server answers.
     let mut direct = RegistryServiceClient::new(Channel::from_shared(format!("http://{registry_addr}"))?.connect().await?);
-    let list = direct.list_structures(ListStructuresRequest { page_size: 1, ..Default::default() }).await?.into_inner();
+    let mut ask = tonic::Request::new(ListStructuresRequest { page_size: 1, ..Default::default() });
+    signed.attach(&mut ask);
+    let list = direct.list_structures(ask).await?.into_inner();
     let structure = list.structures.first().context("the demo registry has no structure")?;
     let name = structure.name.clone();
-    let answer = direct.get_structure(GetStructureRequest { name: name.clone(), as_of_date: String::new() }).await?.into_inner();
+    let mut ask = tonic::Request::new(GetStructureRequest { name: name.clone(), as_of_date: String::new() });
+    signed.attach(&mut ask);
+    let answer = direct.get_structure(ask).await?.into_inner();
     let bare_url = start_bare(answer).await?;
     eprintln!("[load] reading {name}");
 
     let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
     let callers = [
-        (BARE, Caller::grpc(&bare_url, None, &name).await?),
-        (GRPC_DIRECT, Caller::grpc(&format!("http://{registry_addr}"), None, &name).await?),
-        (GRPC_GATEWAY, Caller::grpc(&gateway_url, Some(&dev_key), &name).await?),
+        // The bare server gets the same signed headers: the three gRPC paths carry the same request.
+        (BARE, Caller::grpc(&bare_url, None, Some(signed.clone()), &name).await?),
+        (GRPC_DIRECT, Caller::grpc(&format!("http://{registry_addr}"), None, Some(signed.clone()), &name).await?),
+        (GRPC_GATEWAY, Caller::grpc(&gateway_url, Some(&dev_key), None, &name).await?),
         (REST_GATEWAY, Caller::Rest { http: http.clone(), url: format!("{gateway_url}/v1/{name}"), key: dev_key.clone() }),
     ];
     let length = Duration::from_secs(args.seconds);
