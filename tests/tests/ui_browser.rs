@@ -194,8 +194,9 @@ async fn pages_over_http_follow_the_users_roles_and_scope() {
     let (status, html) = get(base, "/ui/", &manager).await;
     assert_eq!(status, 200);
     assert!(html.contains(&format!("data-own-structure>FINESS {finess}")) && !html.contains("data-indicator="), "{html}");
-    let (_, html) = get(base, "/ui/rh", &manager).await;
-    assert!(html.contains("Effectifs de votre structure") && !html.contains("Effectifs par région"), "{html}");
+    // The policy gives a structure manager no HR call: no RH page.
+    assert!(!html.contains("href=\"/ui/rh\""), "{html}");
+    assert_eq!(get(base, "/ui/rh", &manager).await.0, 403);
     let (status, _) = get(base, "/ui/budgets", &manager).await;
     assert_eq!(status, 403);
     let (status, html) = get(base, "/ui/rapports/telecharger?annee=2022&format=html", &manager).await;
@@ -242,4 +243,31 @@ async fn browser_scenario_in_headless_chromium() {
     println!("{stdout}");
     eprintln!("{stderr}");
     assert!(output.status.success(), "the browser scenario failed:\n{stdout}\n{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_development_user_opens_the_pages_of_their_menu() {
+    let platform = Platform::start().await.expect("platform");
+    let base = &platform.gateway_url;
+    for user in ["head-office", "controller-nord", "manager-lens", "hr", "finance", "admin"] {
+        let session = sign_in(base, "utilisateur", user).await;
+        // A user the policy keeps from the dashboard is sent to their first page.
+        let r = client().get(format!("{base}/ui/")).header("cookie", &session).send().await.expect("get");
+        let home_path = match r.status().as_u16() {
+            200 => "/ui/".to_owned(),
+            303 => r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
+            other => panic!("{user}: /ui/ answered {other}"),
+        };
+        let (status, home) = get(base, &home_path, &session).await;
+        assert_eq!(status, 200, "{user} {home_path}");
+        let menu: Vec<String> = home.split("<li><a href=\"").skip(1).filter_map(|rest| rest.split('"').next()).map(str::to_owned).collect();
+        assert!(!menu.is_empty(), "{user} has a menu");
+        for path in &menu {
+            let (status, html) = get(base, path, &session).await;
+            assert_eq!(status, 200, "{user} {path}");
+            assert!(!html.contains("indisponible"), "{user} {path}: {html}");
+            let refused = html.matches("accès refusé").count();
+            eprintln!("{user:16} {path:16} sections refused by the policy: {refused}");
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use filieris_runtime::identity::Identity;
 
-use crate::nav::{self, Page};
+use crate::nav::Page;
 
 /// Escapes text for an HTML text node or a quoted attribute value.
 pub fn esc(s: &str) -> String {
@@ -110,14 +110,11 @@ pub fn filter_form(action: &str, fields: &str) -> String {
 }
 
 /// The whole page: landmarks, navigation for the user's roles, skip link.
-pub fn layout(title: &str, current: Page, who: Option<(&Identity, &str)>, body: &str) -> String {
+pub fn layout(title: &str, current: Page, who: Option<(&Identity, &str, &[Page])>, body: &str) -> String {
     let mut nav_html = String::new();
-    if let Some((identity, csrf)) = who {
+    if let Some((identity, csrf, menu)) = who {
         nav_html.push_str("<nav aria-label=\"Navigation principale\"><ul>");
-        for page in nav::PAGES {
-            if !nav::allowed(identity, *page) {
-                continue;
-            }
+        for page in menu {
             let current_attr = if *page == current { " aria-current=\"page\"" } else { "" };
             let _ = write!(nav_html, "<li><a href=\"{}\"{current_attr}>{}</a></li>", page.path(), esc(page.label()));
         }

@@ -153,16 +153,21 @@ impl Ctx {
 
     /// A 403 page when the user's roles do not open `page` (the menu hides it too).
     pub fn guard(&self, page: nav::Page) -> Option<Response> {
-        if nav::allowed(&self.identity, page) {
+        if nav::allowed(&self.identity, page, &self.ui.authorize) {
             return None;
         }
         let body = "<p class=\"notice error\" role=\"alert\">Votre rôle ne donne pas accès à cette page.</p>";
-        Some(html_response(StatusCode::FORBIDDEN, html::layout(page.label(), page, Some((&self.identity, &self.csrf)), body)))
+        Some(html_response(StatusCode::FORBIDDEN, html::layout(page.label(), page, Some((&self.identity, &self.csrf, &self.menu())), body)))
+    }
+
+    /// The pages of the user's menu.
+    pub fn menu(&self) -> Vec<nav::Page> {
+        nav::PAGES.iter().copied().filter(|p| nav::allowed(&self.identity, *p, &self.ui.authorize)).collect()
     }
 
     /// The page layout for this user.
     pub fn page(&self, title: &str, current: nav::Page, body: &str) -> Response {
-        html_response(StatusCode::OK, html::layout(title, current, Some((&self.identity, &self.csrf)), body))
+        html_response(StatusCode::OK, html::layout(title, current, Some((&self.identity, &self.csrf, &self.menu())), body))
     }
 
     /// Checks a POST form's CSRF token against the session's.
@@ -174,7 +179,7 @@ impl Ctx {
                 html::layout(
                     "Requête refusée",
                     nav::Page::SignIn,
-                    Some((&self.identity, &self.csrf)),
+                    Some((&self.identity, &self.csrf, &self.menu())),
                     "<p class=\"notice error\" role=\"alert\">Le formulaire a expiré ou ne vient pas de Filieris. Rechargez la page et recommencez.</p>",
                 ),
             )),

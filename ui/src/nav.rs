@@ -1,10 +1,12 @@
 //! The pages and which roles see them in the navigation.
 //!
-//! This only decides what the menu offers: every datum is still read with the
-//! user's own identity, so the services' role checks and row scoping apply
-//! whatever the menu shows.
+//! The menu offers a page when the gateway's policy lets the user call the RPC
+//! that stands for it; every datum is still read with the user's own identity,
+//! so the services' role checks and row scoping apply whatever the menu shows.
 
 use filieris_runtime::identity::Identity;
+
+use crate::Authorize;
 
 /// A page of the UI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,24 +57,29 @@ impl Page {
         }
     }
 
-    /// Roles that see the page (`admin` sees everything); `None`: every signed-in user.
-    fn roles(self) -> Option<&'static [&'static str]> {
+    /// The RPC that stands for the page: the page is in the user's menu when
+    /// the gateway's policy lets them call it (so the menu follows the policy file).
+    pub fn rpc(self) -> &'static str {
         match self {
-            Self::Dashboard | Self::Structures | Self::Activity | Self::SignIn => None,
-            Self::Budgets => Some(&["head_office", "finance", "regional_controller", "steering", "reader"]),
-            Self::Hr => Some(&["head_office", "hr", "regional_controller", "structure_manager", "reader"]),
-            Self::Missions => Some(&["head_office", "missions", "missions-reader", "steering", "reader"]),
-            Self::Actions => Some(&["head_office", "steering", "regional_controller", "finance", "hr", "reader"]),
-            Self::Reports => Some(&["head_office", "steering", "finance", "regional_controller", "reader"]),
+            Self::Dashboard => "filieris.steering.v1.SteeringService/GetDashboard",
+            Self::Structures => "filieris.registry.v1.RegistryService/ListStructures",
+            Self::Activity => "filieris.activity.v1.ActivityService/GetOpeningRate",
+            Self::Budgets => "filieris.finance.v1.BudgetService/ListBudgetLines",
+            Self::Hr => "filieris.hr.v1.HrService/QueryWorkforce",
+            Self::Missions => "filieris.missions.v1.MissionsService/GetMissionsMetrics",
+            Self::Actions => "filieris.steering.v1.SteeringService/ListActions",
+            Self::Reports => "filieris.steering.v1.SteeringService/ListIndicatorValues",
+            Self::SignIn => "",
         }
     }
 }
 
-/// True when the user's roles open the page.
-pub fn allowed(identity: &Identity, page: Page) -> bool {
-    match page.roles() {
-        None => true,
-        Some(roles) => roles.iter().any(|r| identity.has_role(r)),
+/// True when the policy opens `page` to the user; reports (national data) also need a national scope.
+pub fn allowed(identity: &Identity, page: Page, authorize: &Authorize) -> bool {
+    match page {
+        Page::SignIn => true,
+        Page::Reports if scoped(identity) => false,
+        _ => authorize(identity, page.rpc()).is_ok(),
     }
 }
 
@@ -125,13 +132,23 @@ mod tests {
     }
 
     #[test]
-    fn menus_follow_roles() {
+    fn menus_follow_the_policy() {
+        // A stand-in policy: admins call everything, others only the registry and steering.
+        let policy: Authorize = std::sync::Arc::new(|identity: &Identity, rpc: &str| {
+            if identity.has_role("admin") || rpc.starts_with("filieris.registry.") || rpc.starts_with("filieris.steering.") {
+                Ok(identity.clone())
+            } else {
+                Err(crate::Refusal { reason: "POLICY_DENIED".into(), message: String::new() })
+            }
+        });
         let manager = who(&["structure_manager"], &["structure:620000018"]);
-        assert!(allowed(&manager, Page::Structures));
-        assert!(!allowed(&manager, Page::Budgets));
-        assert!(!allowed(&manager, Page::Missions));
+        assert!(allowed(&manager, Page::Structures, &policy));
+        assert!(!allowed(&manager, Page::Budgets, &policy));
+        assert!(!allowed(&manager, Page::Reports, &policy), "reports are national");
+        let national = who(&["head_office"], &["*"]);
+        assert!(allowed(&national, Page::Reports, &policy));
         let admin = who(&["admin"], &["*"]);
-        assert!(PAGES.iter().all(|p| allowed(&admin, *p)));
+        assert!(PAGES.iter().all(|p| allowed(&admin, *p, &policy)));
         assert!(may_edit_actions(&admin));
         assert!(!may_edit_actions(&manager));
     }

@@ -19,7 +19,7 @@ fn admin() -> Identity {
     Identity { caller: "staff:test".into(), kind: CallerKind::Staff, roles: vec!["admin".into()], scopes: vec!["*".into()] }
 }
 
-/// A UI whose services all listen nowhere; the policy refuses HR calls.
+/// A UI whose services all listen nowhere; the policy refuses the HR indicators and the missions.
 fn app() -> axum::Router {
     let dead: http::Uri = "http://127.0.0.1:1".parse().expect("uri");
     let services =
@@ -35,7 +35,7 @@ fn app() -> axum::Router {
             })
         }),
         authorize: Arc::new(|identity, rpc| {
-            if rpc.starts_with("filieris.hr.") {
+            if rpc == "filieris.hr.v1.HrService/GetHrIndicators" || rpc.starts_with("filieris.missions.") {
                 Err(Refusal { reason: "POLICY_DENIED".into(), message: format!("{} may not call {rpc}", identity.caller) })
             } else {
                 Ok(identity.clone())
@@ -72,7 +72,7 @@ async fn without_a_valid_session_pages_send_to_the_sign_in_page() {
 
 #[tokio::test]
 async fn a_service_that_does_not_answer_is_named_unavailable_and_the_page_renders() {
-    for path in ["/ui/", "/ui/structures", "/ui/activite", "/ui/budgets", "/ui/missions", "/ui/actions"] {
+    for path in ["/ui/", "/ui/structures", "/ui/activite", "/ui/budgets", "/ui/actions"] {
         let (status, headers, html) = send(signed_in(path)).await;
         assert_eq!(status, StatusCode::OK, "{path}");
         assert!(html.contains("service indisponible"), "{path}: {html}");
@@ -86,6 +86,9 @@ async fn a_call_the_policy_refuses_never_leaves_and_is_shown_as_refused() {
     let (status, _, html) = send(signed_in("/ui/rh")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("accès refusé") && html.contains("POLICY_DENIED"), "{html}");
+    // The menu follows the policy: no missions page, and its route answers 403.
+    assert!(!html.contains("href=\"/ui/missions\"") && html.contains("href=\"/ui/rh\""), "{html}");
+    assert_eq!(send(signed_in("/ui/missions")).await.0, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]

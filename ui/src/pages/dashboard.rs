@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use axum::extract::{Path, Query};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use filieris_proto::steering as pb;
 use filieris_proto::steering::steering_service_client::SteeringServiceClient;
 
@@ -87,6 +87,13 @@ fn scope_of(q: &HashMap<String, String>, own_region: Option<&str>) -> String {
 pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Response {
     let y = year(&q, 2022);
     let own = crate::nav::structure_scopes(&ctx.identity);
+    // The home page: a user the policy keeps from the dashboard lands on their first page.
+    if own.is_empty() && ctx.guard(Page::Dashboard).is_some() {
+        return match ctx.menu().first() {
+            Some(first) => axum::response::Redirect::to(first.path()).into_response(),
+            None => ctx.page("Tableau de bord", Page::Dashboard, "<p class=\"notice\">Aucune page n'est ouverte à votre rôle.</p>"),
+        };
+    }
     if !own.is_empty() {
         return structure_dashboard(&ctx, &own, y).await;
     }
