@@ -149,14 +149,14 @@ async fn start_bare(response: GetStructureResponse) -> anyhow::Result<String> {
 /// One way to ask for the structure.
 #[derive(Clone)]
 enum Caller {
-    Grpc { client: RegistryServiceClient<Channel>, auth: Option<MetadataValue<Ascii>>, signed: Option<Signed>, name: String },
+    Grpc { client: RegistryServiceClient<Channel>, auth: Option<MetadataValue<Ascii>>, signed: Option<Box<Signed>>, name: String },
     Rest { http: reqwest::Client, url: String, key: String },
 }
 
 impl Caller {
     /// Through the gateway with an API key (`key`), or straight to a server
     /// with the signed identity the gateway would forward (`signed`).
-    async fn grpc(url: &str, key: Option<&str>, signed: Option<Signed>, name: &str) -> anyhow::Result<Self> {
+    async fn grpc(url: &str, key: Option<&str>, signed: Option<Box<Signed>>, name: &str) -> anyhow::Result<Self> {
         let channel =
             Channel::from_shared(url.to_owned())?.tcp_nodelay(true).connect().await.with_context(|| format!("connecting {url}"))?;
         let auth = key.map(|k| format!("Bearer {k}").parse()).transpose()?;
@@ -469,8 +469,8 @@ async fn measure(
     let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
     let callers = [
         // The bare server gets the same signed headers: the three gRPC paths carry the same request.
-        (BARE, Caller::grpc(&bare_url, None, Some(signed.clone()), &name).await?),
-        (GRPC_DIRECT, Caller::grpc(&format!("http://{registry_addr}"), None, Some(signed.clone()), &name).await?),
+        (BARE, Caller::grpc(&bare_url, None, Some(Box::new(signed.clone())), &name).await?),
+        (GRPC_DIRECT, Caller::grpc(&format!("http://{registry_addr}"), None, Some(Box::new(signed.clone())), &name).await?),
         (GRPC_GATEWAY, Caller::grpc(&gateway_url, Some(&dev_key), None, &name).await?),
         (REST_GATEWAY, Caller::Rest { http: http.clone(), url: format!("{gateway_url}/v1/{name}"), key: dev_key.clone() }),
     ];
