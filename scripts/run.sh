@@ -241,6 +241,7 @@ cat <<EOF
 
 Filieris is running.
 
+  Web UI (French)  $GATEWAY_URL/ui/  (sign in as a development user, or paste the key below)
   REST (JSON)      $GATEWAY_URL/v1/...
   gRPC / gRPC-Web  $(reach "$GATEWAY_ADDR")
   OpenAPI          $GATEWAY_URL/openapi.json
