@@ -8,6 +8,8 @@ FILIERIS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$FILIERIS_ROOT"
 # shellcheck source=scripts/lib/postgres.sh
 source "$FILIERIS_ROOT/scripts/lib/postgres.sh"
+# shellcheck source=scripts/lib/redis.sh
+source "$FILIERIS_ROOT/scripts/lib/redis.sh"
 
 # Backend services, started in this order before the gateway. One line each:
 # "<name> <default address> <seed|->"; the binary is filieris-<name>, its
@@ -108,6 +110,7 @@ cleanup() {
     done
   fi
   filieris_pg_stop
+  filieris_redis_stop
   exit "$rc"
 }
 trap cleanup EXIT
@@ -123,6 +126,7 @@ log_tail() {
 # --- database and keys -------------------------------------------------------
 mkdir -p "$LOG_DIR"
 filieris_pg_resolve filieris
+filieris_redis_resolve
 
 # Generated once and kept, so credentials and signatures survive restarts.
 key_file() {

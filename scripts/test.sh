@@ -8,6 +8,8 @@ FILIERIS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$FILIERIS_ROOT"
 # shellcheck source=scripts/lib/postgres.sh
 source "$FILIERIS_ROOT/scripts/lib/postgres.sh"
+# shellcheck source=scripts/lib/redis.sh
+source "$FILIERIS_ROOT/scripts/lib/redis.sh"
 
 say() { printf '[test] %s\n' "$*" >&2; }
 
@@ -20,7 +22,7 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-trap filieris_pg_stop EXIT
+trap 'filieris_pg_stop; filieris_redis_stop' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -33,6 +35,8 @@ fi
 # Tests create their own databases from this one, so it is the maintenance
 # database `postgres`, not the `filieris` database run.sh uses.
 filieris_pg_resolve postgres
+filieris_redis_resolve
+say "FILIERIS_TEST_REDIS_URL=${FILIERIS_TEST_REDIS_URL:-unset}"
 say "DATABASE_URL=$(printf '%s' "$DATABASE_URL" | sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#')"
 
 runner=(cargo test)

@@ -270,7 +270,9 @@ fn metric(text: &str, name: &str) -> u64 {
 #[tokio::test]
 async fn over_quota_is_429_with_retry_after_and_redis_shares_the_bucket() {
     let registry = start_fake(Fake::new(false)).await;
-    let quotas = [("FILIERIS_GATEWAY_QUOTAS", TIGHT), ("FILIERIS_REDIS_URL", "redis://127.0.0.1:6379")];
+    // scripts/test.sh finds or starts a Redis and names it here.
+    let redis = std::env::var("FILIERIS_TEST_REDIS_URL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "redis://127.0.0.1:6379".into());
+    let quotas = [("FILIERIS_GATEWAY_QUOTAS", TIGHT), ("FILIERIS_REDIS_URL", redis.as_str())];
     let a = start_gateway(registry, &quotas).await;
     let b = start_gateway(registry, &quotas).await;
     let caller = unique("partner");
