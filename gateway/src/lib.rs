@@ -41,9 +41,9 @@ pub mod quota;
 pub mod rules;
 pub mod template;
 pub mod transcode;
+mod ui;
 pub mod upload;
 pub mod upstream;
-mod ui;
 
 use std::future::Future;
 use std::sync::Arc;
