@@ -303,19 +303,19 @@ impl Run<'_> {
                     None => Fetched::NotAvailable("hr indicators not fetched".into()),
                 }
             }
-            MetricRef::ActivityTrainees(category) | MetricRef::ActivityTraineeHostShare(category) => {
-                let req = act::CountTraineesRequest { period, scope, categories: vec![category.clone()] };
+            MetricRef::ActivityTrainees(parameter) | MetricRef::ActivityTraineeHostShare(parameter) => {
+                let (category, counted) = crate::domain::catalogue::trainee_parameter(parameter);
+                let req = act::CountTraineesRequest { period, scope, categories: vec![category] };
                 match self.up.records.clone().count_trainees(self.up.request(req)).await {
                     Ok(r) => {
                         let r = r.into_inner();
                         if matches!(source, MetricRef::ActivityTrainees(_)) {
-                            let young = [
-                                act::TraineeCategory::MedicalIntern,
-                                act::TraineeCategory::MedicalStudent2ndCycle,
-                                act::TraineeCategory::NursingStudent,
-                            ]
-                            .map(|c| c as i32);
-                            let n = r.by_category.iter().filter(|c| young.contains(&c.category)).map(|c| c.trainees).sum();
+                            let counted: Vec<i32> = counted
+                                .iter()
+                                .filter_map(|c| act::TraineeCategory::from_str_name(&format!("TRAINEE_CATEGORY_{c}")))
+                                .map(|c| c as i32)
+                                .collect();
+                            let n = r.by_category.iter().filter(|c| counted.contains(&c.category)).map(|c| c.trainees).sum();
                             Fetched::Number { numerator: n, denominator: None, provisional: false, note: String::new() }
                         } else {
                             Fetched::Number {

@@ -519,6 +519,8 @@ async fn trainees_and_satisfaction_surveys_close_offre_4_7_and_8_against_hand_co
     assert_eq!(got("COG22.OFFRE.7", "national"), (3, None, "ACTIVITY_TRAINEES{HEALTH_CENTRE}".into()));
     assert_eq!(got("COG22.OFFRE.7", "regions/NORD").0, 2);
     assert_eq!(got("COG22.OFFRE.7", "regions/EST").0, 1);
+    // OFFRE.5: the hospital's intern T5 only (centre A's intern is in a health centre).
+    assert_eq!(got("COG22.OFFRE.5", "national"), (1, None, "ACTIVITY_TRAINEES{HOSPITAL/MEDICAL_INTERN}".into()));
     // OFFRE.8: only A hosts two or more, over every health centre open in 2022.
     assert_eq!(got("COG22.OFFRE.8", "national"), (1, Some(centres), "ACTIVITY_TRAINEE_HOST_SHARE{HEALTH_CENTRE}".into()));
     assert_eq!(got("COG22.OFFRE.8", "regions/NORD").1, Some(centres_nord));

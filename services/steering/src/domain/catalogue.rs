@@ -36,7 +36,8 @@ pub enum MetricRef {
     ActivityEhealthActs,
     /// activity records CountTrainees in structures of a registry category:
     /// young doctors and nurses (medical interns, second-cycle medical
-    /// students, nursing students; "other" trainees left out).
+    /// students, nursing students; "other" trainees left out), or the trainee
+    /// categories named after a slash (`HOSPITAL/MEDICAL_INTERN`).
     ActivityTrainees(String),
     /// activity records CountTrainees in structures of a registry category:
     /// structures hosting at least two trainees ÷ structures open in the year.
@@ -127,7 +128,7 @@ impl MetricRef {
             "ACTIVITY_OPENING_RATE_PATIENTS" => line(MetricRef::ActivityOpeningRatePatients),
             "ACTIVITY_MINING_REVENUE_SHARE" => line(MetricRef::ActivityMiningRevenueShare),
             "ACTIVITY_EHEALTH_ACTS" => Ok(MetricRef::ActivityEhealthActs),
-            "ACTIVITY_TRAINEES" => categories(p, false).map(MetricRef::ActivityTrainees),
+            "ACTIVITY_TRAINEES" => trainees(p).map(MetricRef::ActivityTrainees),
             "ACTIVITY_TRAINEE_HOST_SHARE" => categories(p, false).map(MetricRef::ActivityTraineeHostShare),
             "ACTIVITY_SURVEYED_SHARE" => categories(p, true).map(MetricRef::ActivitySurveyedShare),
             "FINANCE_TARGET" => match p.parse::<i32>() {
@@ -151,6 +152,37 @@ impl MetricRef {
 
 /// Checks registry category names (`HEALTH_CENTRE`, or a comma-separated
 /// list when `several`) and returns them canonical.
+/// Trainee categories counted by default: young doctors and nurses.
+pub const YOUNG_TRAINEES: [&str; 3] = ["MEDICAL_INTERN", "MEDICAL_STUDENT_2ND_CYCLE", "NURSING_STUDENT"];
+
+/// `<registry category>[/<trainee category>,…]`, e.g. `HOSPITAL/MEDICAL_INTERN`.
+fn trainees(p: &str) -> Result<String, String> {
+    let (structures, counted) = match p.split_once('/') {
+        Some((s, t)) => (s, Some(t)),
+        None => (p, None),
+    };
+    let structures = categories(structures, false)?;
+    let Some(counted) = counted else { return Ok(structures) };
+    let names: Vec<&str> = counted.split(',').map(str::trim).filter(|c| !c.is_empty()).collect();
+    let known = |c: &str| {
+        filieris_proto::activity::TraineeCategory::from_str_name(&format!("TRAINEE_CATEGORY_{c}"))
+            .is_some_and(|k| k != filieris_proto::activity::TraineeCategory::Unspecified)
+    };
+    match names.iter().find(|c| !known(c)) {
+        _ if names.is_empty() => Err("after the slash, name trainee categories, e.g. MEDICAL_INTERN".into()),
+        Some(c) => Err(format!("{c:?} is not a trainee category (MEDICAL_INTERN, MEDICAL_STUDENT_2ND_CYCLE, NURSING_STUDENT, OTHER)")),
+        None => Ok(format!("{structures}/{}", names.join(","))),
+    }
+}
+
+/// The structure category and the trainee categories of an `ACTIVITY_TRAINEES` parameter.
+pub fn trainee_parameter(p: &str) -> (String, Vec<String>) {
+    match p.split_once('/') {
+        Some((s, t)) => (s.to_owned(), t.split(',').map(str::to_owned).collect()),
+        None => (p.to_owned(), YOUNG_TRAINEES.iter().map(|c| (*c).to_owned()).collect()),
+    }
+}
+
 fn categories(p: &str, several: bool) -> Result<String, String> {
     let names: Vec<&str> = p.split(',').map(str::trim).filter(|c| !c.is_empty()).collect();
     let known = |c: &str| {
@@ -330,8 +362,6 @@ const EQUIPMENT: &str = "the registry holds no quality-management equipment attr
 /// establishments (EHPAD, independent-living and temporary residences) and
 /// medico-social services (SSIAD, SAAD, SPASAD).
 const SURVEYED: &str = "HEALTH_CENTRE,HOSPITAL,EHPAD,INDEPENDENT_LIVING_RESIDENCE,TEMPORARY_ACCOMMODATION_RESIDENCE,SSIAD,SAAD,SPASAD";
-const INTERNS: &str = "the placements are in activity (CountTrainees per structure, category MEDICAL_INTERN), but the indicator is \
-                       one value per establishment and steering stores one value per indicator, year and scope";
 const MS_USERS: &str =
     "activity holds medico-social users per month only: a yearly distinct count cannot be summed from months (indicators.md §2.3)";
 const EXTERNAL_CERT: &str = "external certification body decision (AFNOR / HAS), entered by the quality department";
@@ -365,7 +395,13 @@ fn cog22_shape(block: &str, n: i32) -> (MetricRef, &'static str, i64, u32, &'sta
         ("OFFRE", 4) => {
             (ActivitySurveyedShare(SURVEYED.into()), "PCT", 100, 1, "health centres, establishments and medico-social services")
         }
-        ("OFFRE", 5) => (NotYetAvailable(INTERNS.into()), "COUNT", 1, 0, "each sanitary establishment"),
+        ("OFFRE", 5) => (
+            ActivityTrainees("HOSPITAL/MEDICAL_INTERN".into()),
+            "COUNT",
+            1,
+            0,
+            "sanitary establishments: interns hosted in the year, all establishments together (per establishment: activity CountTrainees with scope structures/{FINESS})",
+        ),
         ("OFFRE", 6) => (NotYetAvailable(MS_USERS.into()), "PCT", 100, 1, "SSIAD, SAAD, SPASAD"),
         ("OFFRE", 7) => (ActivityTrainees("HEALTH_CENTRE".into()), "COUNT", 1, 0, "health centres"),
         // OFFRE.8's denominator (indicators.md §8 point 8): every health centre open in the year.
@@ -557,6 +593,13 @@ mod tests {
         );
         assert!(MetricRef::parse("ACTIVITY_TRAINEES", "SSIAD,HOSPITAL", "").is_err());
         assert!(MetricRef::parse("ACTIVITY_TRAINEES", "CASTLE", "").is_err());
+        // Trainee categories after a slash: validated, kept in the parameter.
+        let interns = MetricRef::parse("ACTIVITY_TRAINEES", "HOSPITAL/MEDICAL_INTERN", "").unwrap();
+        assert_eq!(interns.reference(), "ACTIVITY_TRAINEES{HOSPITAL/MEDICAL_INTERN}");
+        assert_eq!(trainee_parameter(&interns.parameter()), ("HOSPITAL".to_owned(), vec!["MEDICAL_INTERN".to_owned()]));
+        assert_eq!(trainee_parameter("HEALTH_CENTRE").1, YOUNG_TRAINEES.map(str::to_owned).to_vec());
+        assert!(MetricRef::parse("ACTIVITY_TRAINEES", "HOSPITAL/PILOT", "").is_err());
+        assert!(MetricRef::parse("ACTIVITY_TRAINEES", "HOSPITAL/", "").is_err());
         assert!(MetricRef::parse("ACTIVITY_TRAINEE_HOST_SHARE", "", "").is_err());
     }
 }
