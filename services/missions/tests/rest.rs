@@ -97,7 +97,7 @@ async fn start() -> (Rest, [String; 4]) {
     // Gateway and its keys.
     let gw_pool = filieris_runtime::db::connect(&url, filieris_gateway::SCHEMA, 2, &filieris_gateway::MIGRATOR).await.expect("gateway db");
     let keys = [
-        filieris_gateway::keys::create_api_key(&gw_pool, "staff:officer", CallerKind::Staff, &["missions"], &["*"])
+        filieris_gateway::keys::create_api_key(&gw_pool, "staff:officer", CallerKind::Staff, &["missions", "head_office"], &["*"])
             .await
             .expect("staff key"),
         filieris_gateway::keys::create_api_key(&gw_pool, "partner:cdc", CallerKind::Partner, &["partner"], &["partner:CDC"])
@@ -141,7 +141,8 @@ fn text(v: &Value) -> String {
 #[tokio::test]
 async fn partners_use_the_missions_api_over_rest_with_their_own_scope() {
     let (rest, [staff, cdc, cnam, angdm]) = start().await;
-    // The officer sets up the CDC and ANGDM mandates and a calendar.
+    // The officer (missions, and head office to read the budget lines) sets up the CDC and
+    // ANGDM mandates and a calendar.
     for (id, partner, form) in [
         ("cdc-pensions", "PARTNER_CDC", "MANDATE_FORM_MANAGEMENT_MANDATE"),
         ("angdm-social-action", "PARTNER_ANGDM", "MANDATE_FORM_COMPETENCE_TRANSFER"),
@@ -164,10 +165,11 @@ async fn partners_use_the_missions_api_over_rest_with_their_own_scope() {
         .await;
     assert_eq!(s, 200, "{b}");
     let name = b["deliverables"][0]["name"].as_str().expect("name").to_owned();
-    // A partner cannot create a mandate (403, stable reason).
+    // A partner cannot create a mandate (403, stable reason): the gateway's policy refuses
+    // it before the service's own check (MISSIONS_WRITE_DENIED) is reached.
     let (s, b) = rest.post(&cdc, "/v1/mandates", json!({"mandateId": "x", "mandate": {}})).await;
     assert_eq!(s, 403, "{b}");
-    assert!(text(&b).contains("MISSIONS_WRITE_DENIED"), "{b}");
+    assert!(text(&b).contains("POLICY_DENIED"), "{b}");
 
     // Must-show 1 over REST: submitted on 2 July for 30 June → late; overdue the day before.
     let doc = json!({"uri": "ged://cdc/ra-2022.pdf", "sha256": "cd".repeat(32), "mediaType": "application/pdf", "sizeBytes": 1000, "title": "RA 2022"});

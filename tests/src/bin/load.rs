@@ -2,7 +2,7 @@
 //! side by side in one run, a program, not a test (docs/benchmarks.md).
 //!
 //! ```text
-//! cargo run --release -p filieris-e2e --bin load [-- --no-build --seconds 15 --rate 200 --concurrency 32 --soak-seconds 300 --no-doc]
+//! cargo run --release -p filieris-e2e --bin load [-- --no-build --seconds 15 --rate 200 --concurrency 32 --soak-seconds 300 --no-redis --no-doc]
 //! ```
 //!
 //! Builds (unless `--no-build`) and starts the release binaries of the
@@ -57,10 +57,13 @@ struct Args {
     concurrency: usize,
     soak_seconds: u64,
     doc: bool,
+    /// The gateway's Redis made unreachable: quotas decided by its local
+    /// fallback, to see what the shared quota's round trip costs.
+    no_redis: bool,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
-    let mut args = Args { build: true, seconds: 15, rate: 200, concurrency: 32, soak_seconds: 300, doc: true };
+    let mut args = Args { build: true, seconds: 15, rate: 200, concurrency: 32, soak_seconds: 300, doc: true, no_redis: false };
     let mut it = std::env::args().skip(1);
     let number = |v: Option<String>, what: &str, max: u64| -> anyhow::Result<u64> {
         v.and_then(|v| v.parse().ok()).filter(|n| (1..=max).contains(n)).with_context(|| format!("{what} takes 1..={max}"))
@@ -69,6 +72,7 @@ fn parse_args() -> anyhow::Result<Args> {
         match a.as_str() {
             "--no-build" => args.build = false,
             "--no-doc" => args.doc = false,
+            "--no-redis" => args.no_redis = true,
             "--seconds" => args.seconds = number(it.next(), "--seconds", 3600)?,
             "--rate" => args.rate = u32::try_from(number(it.next(), "--rate", 100_000)?)?,
             "--concurrency" => args.concurrency = usize::try_from(number(it.next(), "--concurrency", 4096)?)?,
@@ -77,7 +81,7 @@ fn parse_args() -> anyhow::Result<Args> {
                     it.next().and_then(|v| v.parse().ok()).filter(|n| *n <= 86_400).context("--soak-seconds takes 0..=86400")?
             }
             other => bail!(
-                "unknown argument {other:?}; usage: load [--no-build] [--seconds N] [--rate R] [--concurrency C] [--soak-seconds S] [--no-doc]"
+                "unknown argument {other:?}; usage: load [--no-build] [--seconds N] [--rate R] [--concurrency C] [--soak-seconds S] [--no-redis] [--no-doc]"
             ),
         }
     }
@@ -390,12 +394,13 @@ async fn run() -> anyhow::Result<()> {
     let mut report = Report { machine: machine_description(&root), ..Report::default() };
     report.settings = format!(
         "Settings: saturation {} closed-loop workers for {} s per path; fixed rate {} calls/s (open loop) for {} s per path; \
-         {} s warm-up before each measured run; load generator in the same machine.",
+         {} s warm-up before each measured run; load generator in the same machine; gateway quotas {}.",
         args.concurrency,
         args.seconds,
         args.rate,
         args.seconds,
-        WARM_UP.as_secs()
+        WARM_UP.as_secs(),
+        if args.no_redis { "decided locally (Redis unreachable: the fallback)" } else { "checked in Redis on every call" }
     );
     let db = TestDatabase::create().await?;
     let result = measure(&args, &bins, &logs, &db, &mut report).await;
@@ -435,10 +440,17 @@ async fn measure(
         &[common[0].clone(), common[1].clone(), ("FILIERIS_REGISTRY_ADDR", registry_addr.clone())],
         logs,
     )?;
+    // A closed port: the gateway decides quotas locally (its Redis fallback).
+    let redis = if args.no_redis {
+        "redis://127.0.0.1:1".to_owned()
+    } else {
+        std::env::var("FILIERIS_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+    };
     let mut gateway = spawn(
         "gateway",
         &bins.join("filieris-gateway"),
         &[
+            ("FILIERIS_REDIS_URL", redis),
             common[0].clone(),
             common[1].clone(),
             ("FILIERIS_GATEWAY_ADDR", gateway_addr.clone()),
