@@ -318,6 +318,8 @@ pub struct TargetAmendment {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct LoadReport {
     pub indicators: u64,
+    /// Definitions moved to a newer reference version (never a person's edit).
+    pub updated: u64,
     pub targets: u64,
     pub actions: u64,
     /// Results printed in a past report, stored for MANUAL indicators.
@@ -368,6 +370,31 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 report.indicators += 1;
+            } else {
+                // A definition nobody edited follows the reference table when a newer
+                // release changes it (a source wired since, say): a new version, so values
+                // computed with the old one stay reproducible. A person's edit is never
+                // overwritten.
+                let json = serde_json::to_value(d).map_err(|e| SteeringError::ReferenceData(e.to_string()))?;
+                let (version, current, by): (i64, serde_json::Value, String) = sqlx::query_as(
+                    "SELECT version, definition, recorded_by FROM indicator_version WHERE key = $1 ORDER BY version DESC LIMIT 1",
+                )
+                .bind(&d.key)
+                .fetch_one(&mut *tx)
+                .await?;
+                if by == SERVICE_CALLER && current != json {
+                    report.updated += sqlx::query(
+                        "INSERT INTO indicator_version (key, version, definition, reason, recorded_by) \
+                         VALUES ($1, $2, $3, 'updated from a newer reference table', $4) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&d.key)
+                    .bind(version + 1)
+                    .bind(json)
+                    .bind(SERVICE_CALLER)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
             }
             for t in &item.targets {
                 let rule = serde_json::to_value(&t.rule).map_err(|e| SteeringError::ReferenceData(e.to_string()))?;

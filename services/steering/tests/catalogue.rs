@@ -329,3 +329,42 @@ async fn the_2018_annex_is_held_as_printed_and_the_activity_rows_are_computed() 
     assert_eq!(out.values.iter().filter(|v| v.scope == "national").count(), 7);
     assert_eq!(out.values.len(), 7 + 3 * 38);
 }
+
+#[tokio::test]
+async fn a_newer_reference_table_moves_unedited_definitions_to_a_new_version() {
+    let env = setup().await;
+    // What an older release loaded for OFFRE.5: not available yet.
+    let (version, mut old): (i64, serde_json::Value) =
+        sqlx::query_as("SELECT version, definition FROM indicator_version WHERE key = 'COG22.OFFRE.5' ORDER BY version DESC LIMIT 1")
+            .fetch_one(&env.pool)
+            .await
+            .expect("OFFRE.5");
+    let current = old.clone();
+    old["source"] = serde_json::json!({"kind": "NOT_YET_AVAILABLE", "parameter": "not wired in that release"});
+    assert_ne!(old, current, "the test must change the source");
+    sqlx::query(
+        "INSERT INTO indicator_version (key, version, definition, reason, recorded_by) \
+         VALUES ('COG22.OFFRE.5', $1, $2, 'older release', $3)",
+    )
+    .bind(version + 1)
+    .bind(&old)
+    .bind(filieris_steering::storage::SERVICE_CALLER)
+    .execute(&env.pool)
+    .await
+    .expect("older definition");
+
+    // The next start brings it back to the reference, as a new version; the old one stays.
+    let load = env.store.load_reference().await.expect("reload");
+    assert_eq!(load.updated, 1);
+    let rows: Vec<(i64, serde_json::Value, String)> =
+        sqlx::query_as("SELECT version, definition, reason FROM indicator_version WHERE key = 'COG22.OFFRE.5' ORDER BY version")
+            .fetch_all(&env.pool)
+            .await
+            .expect("versions");
+    assert_eq!(rows.len() as i64, version + 2);
+    assert_eq!(rows[rows.len() - 2].1, old);
+    assert_eq!(rows[rows.len() - 1].1, current);
+    assert_eq!(rows[rows.len() - 1].2, "updated from a newer reference table");
+    // And nothing more on the start after.
+    assert_eq!(env.store.load_reference().await.expect("reload").updated, 0);
+}
