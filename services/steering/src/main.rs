@@ -69,7 +69,13 @@ async fn run() -> anyhow::Result<()> {
     .await?;
     let store = Store::new(pool.clone());
     let loaded = store.load_reference().await.context("loading the indicator catalogue and the action calendar")?;
-    tracing::info!(indicators = loaded.indicators, targets = loaded.targets, actions = loaded.actions, "reference tables loaded");
+    tracing::info!(
+        indicators = loaded.indicators,
+        updated = loaded.updated,
+        targets = loaded.targets,
+        actions = loaded.actions,
+        "reference tables loaded"
+    );
     let upstreams = Upstreams::new(&urls, common.internal_key.clone())?;
     let api = filieris_steering::SteeringApi::new(store, upstreams);
     // Scheduled computation (off unless set): the years of the COG in force, each run appended to the history.
