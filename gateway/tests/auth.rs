@@ -2,6 +2,8 @@
 //! its JWKS, fetched again on a new `kid` at most once per 30 s), the
 //! development issuer's token endpoint, and API keys next to them.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,8 +13,8 @@ use axum::body::Body;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use filieris_gateway::{GatewayConfig, MIGRATOR, SCHEMA, create_api_key};
-use filieris_runtime::config::{Env, InternalKey};
+use filieris_gateway::{MIGRATOR, SCHEMA, create_api_key};
+use filieris_runtime::config::InternalKey;
 use filieris_runtime::identity::{CallerKind, Identity};
 use filieris_runtime::testing::TestDatabase;
 use http_body_util::StreamBody;
@@ -143,6 +145,7 @@ struct Gateway {
     pool: sqlx::PgPool,
     seen: Seen,
     _key_dir: KeyDir,
+    _stopper: common::Stopper,
 }
 
 struct KeyDir(std::path::PathBuf);
@@ -172,21 +175,10 @@ async fn start_gateway(jwks: SocketAddr) -> Gateway {
     for spec in filieris_gateway::config::SERVICES {
         pairs.push((spec.env.into(), url.clone()));
     }
-    let config = GatewayConfig::from_env(&Env::from_pairs(pairs)).expect("config");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(filieris_gateway::serve(listener, config, std::future::pending()));
-    loop {
-        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
-            && r.status() == 200
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let (base, stopper) = common::serve(pairs).await;
     assert!(dir.0.join("state/dev-issuer.pk8").exists(), "the development key is generated on first start");
     let pool = filieris_runtime::db::connect(&db.url, SCHEMA, 2, &MIGRATOR).await.expect("pool");
-    Gateway { base, pool, seen, _key_dir: dir }
+    Gateway { base, pool, seen, _key_dir: dir, _stopper: stopper }
 }
 
 impl Gateway {

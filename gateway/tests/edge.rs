@@ -3,20 +3,21 @@
 //! deadlines, read retries and metrics. A fake registry that can hold calls
 //! stands in for the service; each gateway has a database of its own.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use filieris_gateway::{GatewayConfig, MIGRATOR, SCHEMA, create_api_key};
+use filieris_gateway::{MIGRATOR, SCHEMA, create_api_key};
 use filieris_proto::registry as pb;
 use filieris_proto::registry::registry_service_client::RegistryServiceClient;
 use filieris_proto::registry::registry_service_server::{RegistryService, RegistryServiceServer};
-use filieris_runtime::config::Env;
 use filieris_runtime::identity::CallerKind;
 use filieris_runtime::testing::TestDatabase;
 use serde_json::{Value as Json, json};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, Semaphore, oneshot};
+use tokio::sync::{Notify, Semaphore};
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Code, Request, Response, Status};
 
@@ -180,7 +181,7 @@ async fn start_fake(fake: Fake) -> SocketAddr {
 struct Gateway {
     base: String,
     pool: sqlx::PgPool,
-    _stop: oneshot::Sender<()>,
+    _stopper: common::Stopper,
 }
 
 impl Gateway {
@@ -211,24 +212,9 @@ async fn start_gateway(registry: SocketAddr, extra: &[(&str, &str)]) -> Gateway 
         pairs.retain(|(name, _)| name != k);
         pairs.push(((*k).into(), (*v).into()));
     }
-    let config = GatewayConfig::from_env(&Env::from_pairs(pairs)).expect("config");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(filieris_gateway::serve(listener, config, async move {
-        let _ = stopped.await;
-    }));
-    loop {
-        assert!(!server.is_finished(), "the gateway stopped during its start");
-        if let Ok(r) = http().get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    let (base, stopper) = common::serve(pairs).await;
     let pool = filieris_runtime::db::connect(&db.url, SCHEMA, 2, &MIGRATOR).await.expect("pool");
-    Gateway { base, pool, _stop: stop }
+    Gateway { base, pool, _stopper: stopper }
 }
 
 fn http() -> reqwest::Client {

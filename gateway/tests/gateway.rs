@@ -1,21 +1,22 @@
 //! The gateway in process, against a fake registry (a tonic server built on
 //! the generated trait) and a real PostgreSQL database of its own.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use filieris_gateway::{GatewayConfig, MIGRATOR, SCHEMA, create_api_key};
+use filieris_gateway::{MIGRATOR, SCHEMA, create_api_key};
 use filieris_proto::registry as pb;
 use filieris_proto::registry::registry_service_client::RegistryServiceClient;
 use filieris_proto::registry::registry_service_server::{RegistryService, RegistryServiceServer};
-use filieris_runtime::config::{Env, InternalKey};
+use filieris_runtime::config::InternalKey;
 use filieris_runtime::error::Violations;
 use filieris_runtime::identity::{CallerKind, Identity};
 use filieris_runtime::testing::TestDatabase;
 use prost::Message;
 use serde_json::Value as Json;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status};
@@ -190,8 +191,7 @@ async fn start_fake() -> (FakeRegistry, SocketAddr) {
 struct Running {
     base: String,
     pool: sqlx::PgPool,
-    stop: oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    stopper: common::Stopper,
 }
 
 /// Starts the gateway with [`filieris_gateway::serve`] on a free port over a
@@ -207,30 +207,9 @@ async fn start_gateway(registry_url: &str, dev_key: Option<&str>) -> Running {
     if let Some(k) = dev_key {
         pairs.push(("FILIERIS_DEV_API_KEY".to_owned(), k.to_owned()));
     }
-    let config = GatewayConfig::from_env(&Env::from_pairs(pairs)).expect("config");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(filieris_gateway::serve(listener, config, async move {
-        let _ = stopped.await;
-    }));
-    // Ready once /readyz answers (the listener queues connections meanwhile).
-    loop {
-        if server.is_finished() {
-            match server.await {
-                Ok(Err(e)) => panic!("gateway failed to start: {e:#}"),
-                other => panic!("gateway stopped early: {other:?}"),
-            }
-        }
-        if let Ok(r) = http().get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    let (base, stopper) = common::serve(pairs).await;
     let pool = filieris_runtime::db::connect(&db.url, SCHEMA, 2, &MIGRATOR).await.expect("pool");
-    Running { base, pool, stop, server }
+    Running { base, pool, stopper }
 }
 
 fn http() -> reqwest::Client {
@@ -497,6 +476,5 @@ async fn revoked_keys_stop_working_after_the_cache() {
     assert!(create_api_key(&gw.pool, "partner:cdc", CallerKind::Staff, &[], &[]).await.is_err(), "kind must match the caller");
 
     // Graceful shutdown: the server returns once asked to stop.
-    let _ = gw.stop.send(());
-    assert!(gw.server.await.expect("join").is_ok());
+    assert!(gw.stopper.stop().await.is_ok());
 }

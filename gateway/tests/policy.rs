@@ -14,16 +14,16 @@
 //!    PERMISSION_DENIED and never reach it. REST and gRPC-Web samples get the
 //!    same answers as gRPC.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use bytes::Bytes;
-use filieris_gateway::GatewayConfig;
 use filieris_gateway::auth::dev_issuer::DevIssuer;
 use filieris_gateway::policy::{DENIED, Policy, RpcName, SCOPE_MISSING, ScopeRule};
-use filieris_runtime::config::Env;
 use filieris_runtime::identity::{CallerKind, Identity};
 use filieris_runtime::testing::TestDatabase;
 use http_body_util::StreamBody;
@@ -221,6 +221,7 @@ struct Platform {
     fake: Fake,
     issuer: DevIssuer,
     _dir: tempdir::Dir,
+    _stopper: common::Stopper,
 }
 
 mod tempdir {
@@ -265,19 +266,8 @@ async fn start() -> Platform {
     for spec in filieris_gateway::config::SERVICES {
         pairs.push((spec.env.into(), url.clone()));
     }
-    let config = GatewayConfig::from_env(&Env::from_pairs(pairs)).expect("config");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(filieris_gateway::serve(listener, config, std::future::pending()));
-    loop {
-        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
-            && r.status() == 200
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    Platform { base, fake, issuer, _dir: dir }
+    let (base, stopper) = common::serve(pairs).await;
+    Platform { base, fake, issuer, _dir: dir, _stopper: stopper }
 }
 
 impl Platform {
